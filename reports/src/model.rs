@@ -1,0 +1,521 @@
+//! The run-result model: what one `flowgate run` / `validate` / `load` produced.
+//!
+//! This is the stable machine format (JSON, `schema_version`), the input of every
+//! renderer and of `report diff`. Producers (the harness runner, the load runner) fill it;
+//! nothing in here talks to the network.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change to the JSON shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run: every scenario that was selected, every load phase, and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    /// flowgate's own name and version.
+    pub tool: ToolInfo,
+    pub target: TargetInfo,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    /// The gating policy in force when the verdict was computed.
+    pub policy: GatingPolicy,
+    pub scenarios: Vec<ScenarioResult>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<LoadResult>,
+    /// Present when the run was a defect-injection self-check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selfcheck: Option<SelfCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// The system under test, as far as the run could tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// The profile's name (e.g. "reference", "seed-original").
+    pub name: String,
+    pub base_url: String,
+    /// Name of the system, from its health endpoint when it says (e.g. "flowgate-reference").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Version of the system, from its health endpoint when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Defects the reference server was started with (self-check and seed reproduction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defects: Vec<String>,
+}
+
+/// How bad a failing check is. Ordered: `Critical` is the most severe.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    High,
+    #[default]
+    Moderate,
+    Low,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Moderate => "moderate",
+            Severity::Low => "low",
+        }
+    }
+}
+
+/// The outcome of a scenario or a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every assertion held.
+    Passed,
+    /// An assertion did not hold: the target misbehaved.
+    Failed,
+    /// The check could not be carried out: target unreachable, timeout at the transport
+    /// level, a broken data file... Told apart from `Failed` everywhere (JUnit `<error>`,
+    /// exit code 3).
+    Error,
+    /// Not run (filtered out at run time, an earlier step failed, `--fail-fast`).
+    Skipped,
+    /// Failed, but a current waiver covers it.
+    Waived,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::Waived => "waived",
+        }
+    }
+}
+
+/// One scenario file's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// Stable id: the scenario file's path relative to the suite root, without extension
+    /// (e.g. `tenant_isolation/cross_tenant_matrix`). `report diff` keys on it.
+    pub id: String,
+    pub name: String,
+    pub file: String,
+    /// health | flow_creation | flow_execution | error_handling | tenant_isolation |
+    /// concurrency | performance | load | ... (free text, lower snake case).
+    pub category: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Shown in reports when the scenario fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    pub steps: Vec<StepResult>,
+    /// Latency and rate figures this scenario measured against a target
+    /// (feed the performance table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
+    /// Set when `outcome == Waived` (or when an expired waiver matched: then the outcome
+    /// stays `Failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<Waiver>,
+}
+
+/// One step (request, poll, parallel, for_each iteration...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub name: String,
+    /// request | poll | parallel | for_each | use | matrix | setup | teardown
+    pub kind: String,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    /// One line saying what happened ("200 in 12 ms", "status stayed `initialized` for 5 s").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// For polls: the distinct states seen, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states_seen: Vec<String>,
+    /// Every HTTP exchange the step made (capped; secrets masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<Exchange>,
+    /// Nested results (parallel copies, for_each iterations, matrix cells).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<StepResult>,
+}
+
+/// Why a step failed, in terms a reader can act on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// One line: "expected status 404, got 200".
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    /// The start of the response body (capped, secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_excerpt: Option<String>,
+    /// A curl command line that reproduces the request, secrets masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curl: Option<String>,
+}
+
+/// One HTTP request/response pair, as recorded for a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub method: String,
+    /// Full URL, secrets masked.
+    pub url: String,
+    /// None when no response arrived (connection refused, timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub duration_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+/// A figure compared with a target: one row of the performance table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// "POST /api/v1/flows latency (p95)", "Flow completion rate", ...
+    pub metric: String,
+    /// The measured value, in `unit`.
+    pub value: f64,
+    /// ms | % | req/s | count
+    pub unit: String,
+    /// The target as written: "< 1000ms", ">= 90%".
+    pub target: String,
+    pub passed: bool,
+}
+
+/// A known failure accepted for now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiver {
+    /// Scenario id or name the waiver covers.
+    pub scenario: String,
+    pub owner: String,
+    pub reason: String,
+    /// Last day the waiver applies (inclusive), `YYYY-MM-DD`.
+    pub expires: chrono::NaiveDate,
+    /// True when the waiver had expired at run time (the failure then counts).
+    #[serde(default)]
+    pub expired: bool,
+}
+
+/// Which failures make the run fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatingPolicy {
+    /// Failures of this severity or worse fail the run; `None` means any failure does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<Severity>,
+}
+
+/// One load phase, summarised from goose's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// Scenario id of the load scenario.
+    pub id: String,
+    pub name: String,
+    pub severity: Severity,
+    pub outcome: Outcome,
+    pub users: u64,
+    pub duration_ms: u64,
+    pub requests: Vec<RequestStats>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// Per-second (or per-window) samples for the latency plot.
+    #[serde(default)]
+    pub timeseries: Vec<TimePoint>,
+    /// Flows created during the load / completed within their timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowCompletion>,
+    /// Free-form notes (drift of p95 and memory between first and last windows, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestStats {
+    /// The request's name ("create flow", "GET /api/v1/flows/{id}") or "all".
+    pub name: String,
+    pub count: u64,
+    pub failures: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub rps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// As written: "p95 < 100ms", "error_rate < 0.1%".
+    pub expression: String,
+    /// The request it applies to, or None for all requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    pub observed: f64,
+    pub unit: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Seconds since the load phase started.
+    pub t_s: f64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowCompletion {
+    pub created: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+}
+
+/// The defect-injection matrix: which injected defect the suite caught, and with what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfCheck {
+    pub defects: Vec<DefectDetection>,
+    /// Scenarios that failed against the correct server (should be empty).
+    #[serde(default)]
+    pub false_alarms: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefectDetection {
+    pub defect: String,
+    pub description: String,
+    /// Scenario ids that failed with this defect on.
+    pub caught_by: Vec<String>,
+}
+
+impl SelfCheck {
+    /// Share of defects caught by at least one scenario, 0..=1.
+    pub fn detection_rate(&self) -> f64 {
+        if self.defects.is_empty() {
+            return 0.0;
+        }
+        let caught = self
+            .defects
+            .iter()
+            .filter(|d| !d.caught_by.is_empty())
+            .count();
+        caught as f64 / self.defects.len() as f64
+    }
+}
+
+/// Counts over the scenarios of a run (load phases count as scenarios too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub waived: usize,
+}
+
+impl Summary {
+    /// Success rate in percent over the checks that ran (skipped ones excluded),
+    /// `passed / (total - skipped)`. Waived failures do not count as passed.
+    pub fn success_rate(&self) -> f64 {
+        let ran = self.total - self.skipped;
+        if ran == 0 {
+            return 0.0;
+        }
+        self.passed as f64 * 100.0 / ran as f64
+    }
+}
+
+/// The run's verdict under its gating policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No gating failure, no infrastructure error: exit 0, PRODUCTION READY.
+    Pass,
+    /// A gating check failed: exit 1, NOT PRODUCTION READY.
+    Fail,
+    /// An infrastructure error stopped a check: exit 3.
+    Error,
+}
+
+impl RunReport {
+    /// A report with no results yet; producers push scenarios and load results into it.
+    pub fn new(target: TargetInfo, policy: GatingPolicy, started_at: DateTime<Utc>) -> Self {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "flowgate".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            target,
+            started_at,
+            finished_at: started_at,
+            duration_ms: 0,
+            policy,
+            scenarios: Vec::new(),
+            load: Vec::new(),
+            selfcheck: None,
+        }
+    }
+
+    /// Every check's (id, name, severity, outcome): scenarios, then load phases.
+    pub fn checks(&self) -> impl Iterator<Item = (&str, &str, Severity, Outcome)> {
+        self.scenarios
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str(), s.severity, s.outcome))
+            .chain(
+                self.load
+                    .iter()
+                    .map(|l| (l.id.as_str(), l.name.as_str(), l.severity, l.outcome)),
+            )
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for (_, _, _, outcome) in self.checks() {
+            s.total += 1;
+            match outcome {
+                Outcome::Passed => s.passed += 1,
+                Outcome::Failed => s.failed += 1,
+                Outcome::Error => s.errored += 1,
+                Outcome::Skipped => s.skipped += 1,
+                Outcome::Waived => s.waived += 1,
+            }
+        }
+        s
+    }
+
+    /// True when this failure makes the run fail under the policy.
+    pub fn is_gating(&self, severity: Severity) -> bool {
+        match self.policy.fail_on {
+            None => true,
+            Some(threshold) => severity <= threshold,
+        }
+    }
+
+    /// Infrastructure errors win over failures: a run that could not check something
+    /// cannot be signed off, and CI must tell "broken target" from "broken release".
+    pub fn verdict(&self) -> Verdict {
+        let mut verdict = Verdict::Pass;
+        for (_, _, severity, outcome) in self.checks() {
+            match outcome {
+                Outcome::Error => return Verdict::Error,
+                Outcome::Failed if self.is_gating(severity) => verdict = Verdict::Fail,
+                _ => {}
+            }
+        }
+        verdict
+    }
+
+    /// The documented exit code for this verdict: 0 pass, 1 a gating check failed,
+    /// 3 infrastructure error. (2, invalid input, never comes from a finished run.)
+    pub fn exit_code(&self) -> i32 {
+        match self.verdict() {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Error => 3,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with(outcomes: &[(Severity, Outcome)], fail_on: Option<Severity>) -> RunReport {
+        let target = TargetInfo {
+            name: "t".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            system: None,
+            version: None,
+            defects: vec![],
+        };
+        let mut r = RunReport::new(target, GatingPolicy { fail_on }, Utc::now());
+        for (i, (severity, outcome)) in outcomes.iter().enumerate() {
+            r.scenarios.push(ScenarioResult {
+                id: format!("s{i}"),
+                name: format!("s{i}"),
+                file: format!("s{i}.yaml"),
+                category: "health".into(),
+                severity: *severity,
+                tags: vec![],
+                description: None,
+                remediation: None,
+                outcome: *outcome,
+                duration_ms: 1,
+                steps: vec![],
+                measurements: vec![],
+                waiver: None,
+            });
+        }
+        r
+    }
+
+    #[test]
+    fn seed_success_rate_is_62_5() {
+        let mut o = vec![(Severity::Moderate, Outcome::Passed); 5];
+        o.extend([(Severity::Critical, Outcome::Failed); 3]);
+        let r = report_with(&o, None);
+        assert_eq!(r.summary().success_rate(), 62.5);
+        assert_eq!(r.verdict(), Verdict::Fail);
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn policy_ignores_failures_below_threshold() {
+        let r = report_with(
+            &[
+                (Severity::Low, Outcome::Failed),
+                (Severity::Critical, Outcome::Passed),
+            ],
+            Some(Severity::High),
+        );
+        assert_eq!(r.verdict(), Verdict::Pass);
+        let r = report_with(&[(Severity::High, Outcome::Failed)], Some(Severity::High));
+        assert_eq!(r.verdict(), Verdict::Fail);
+    }
+
+    #[test]
+    fn infrastructure_error_wins() {
+        let r = report_with(
+            &[
+                (Severity::Critical, Outcome::Failed),
+                (Severity::Low, Outcome::Error),
+            ],
+            None,
+        );
+        assert_eq!(r.exit_code(), 3);
+    }
+
+    #[test]
+    fn waived_is_not_gating() {
+        let r = report_with(&[(Severity::Critical, Outcome::Waived)], None);
+        assert_eq!(r.verdict(), Verdict::Pass);
+    }
+}

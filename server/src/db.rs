@@ -1,0 +1,81 @@
+//! Storage backends: PostgreSQL (production, row-level security) and SQLite (embedded
+//! default). One enum rather than `sqlx::Any`: the two differ in types (uuid, jsonb,
+//! timestamptz vs TEXT) and PostgreSQL adds RLS and `SKIP LOCKED`, so each query is written
+//! for its backend.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL `{0}`: use postgres://... or sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+impl Db {
+    /// Connects and runs the migrations. `sqlite://PATH` creates the file if missing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(DbError::Connect)?;
+            PG_MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|_| DbError::UnsupportedUrl(url.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .connect_with(opts)
+                .await
+                .map_err(DbError::Connect)?;
+            SQLITE_MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            Err(DbError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Wraps an existing PostgreSQL pool (tests: `#[sqlx::test]`), running migrations.
+    pub async fn from_pg_pool(pool: PgPool) -> Result<Db, DbError> {
+        PG_MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Cheap liveness probe for /health and /ready.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+        }
+    }
+}

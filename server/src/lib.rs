@@ -1,0 +1,4 @@
+//! flowgate-server: the reference Master Flow Orchestrator.
+
+pub mod db;
+pub mod flows;

@@ -1,0 +1,75 @@
+//! `flowgate`: the command line. It composes the harness, the load runner, the reports and
+//! the reference server; it is the only crate that links both the harness and the server.
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Validation and conformance harness for multi-tenant flow orchestrators, with a
+/// reference server.
+///
+/// Exit codes: 0 every gating check passed; 1 a check failed; 2 invalid command line,
+/// scenario, profile or waiver file; 3 the target could not be reached (infrastructure error).
+#[derive(Parser)]
+#[command(name = "flowgate", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the reference orchestrator server.
+    Serve(cmd::serve::ServeArgs),
+    /// Manage tenants (client accounts, engagements, API keys) of the reference server.
+    #[command(subcommand)]
+    Tenant(cmd::tenant::TenantCommand),
+    /// Run scenarios against a target described by a profile.
+    Run(cmd::run::RunArgs),
+    /// Start the reference server in-process, run the whole suite against it, write reports.
+    Validate(cmd::validate::ValidateArgs),
+    /// Run a load scenario against a target.
+    Load(cmd::load::LoadArgs),
+    /// Run the suite once per injected defect and show which scenarios caught which defect.
+    Selfcheck(cmd::selfcheck::SelfcheckArgs),
+    /// Work with stored run results (diff, render).
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
+    /// Print the JSON Schema of scenario or target profile files.
+    Schema(cmd::schema::SchemaArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::INFRA);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => cmd::serve::run(args).await,
+            Command::Tenant(c) => cmd::tenant::run(c).await,
+            Command::Run(args) => cmd::run::run(args).await,
+            Command::Validate(args) => cmd::validate::run(args).await,
+            Command::Load(args) => cmd::load::run(args).await,
+            Command::Selfcheck(args) => cmd::selfcheck::run(args).await,
+            Command::Report(c) => cmd::report::run(c).await,
+            Command::Schema(args) => cmd::schema::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
