@@ -1,1 +1,79 @@
-//! flowgate-load
+//! flowgate-load: load phases run on goose.
+//!
+//! A load scenario (the `load:` section of a scenario file) becomes a [`LoadPlan`]; its
+//! steps are the harness's own request and poll steps, built, checked and captured
+//! with the harness's functions. [`run_load`] runs the plan on
+//! goose and fills a [`flowgate_reports::LoadResult`]: per-request statistics from
+//! goose's metrics, a time series from our own per-window histograms, flow completion,
+//! threshold results and notes (p95 and server memory drift).
+
+mod engine;
+mod histogram;
+pub mod plan;
+mod progress;
+mod quiet_log;
+mod recorder;
+mod runner;
+mod summary;
+pub mod thresholds;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowgate_reports::{LoadResult, Outcome};
+
+pub use engine::EngineError;
+pub use plan::{LoadPlan, Overrides, StopAfter};
+pub use runner::{error_result, run_scenario, GooseLoadRunner};
+pub use summary::render_summary;
+pub use thresholds::{parse_threshold, validate_thresholds, Threshold, ThresholdError};
+
+/// How a load phase reports while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Write a progress line to stderr (redrawn each second on a terminal, a line every
+    /// 10 s otherwise).
+    pub progress: bool,
+    /// Where the target's Prometheus metrics are (for the server memory drift note);
+    /// `None` uses `{base_url}/metrics`.
+    pub metrics_url: Option<String>,
+}
+
+/// Runs one load phase and summarises it. An `Err` means the phase could not start
+/// (invalid plan, goose refused it); a target that never answered is an `Ok` result with
+/// outcome [`Outcome::Error`].
+pub async fn run_load(plan: LoadPlan, options: RunOptions) -> Result<LoadResult, EngineError> {
+    quiet_log::install();
+    let plan = Arc::new(plan);
+    let window = plan.window.unwrap_or_else(|| default_window(plan.stop));
+    let recorder = Arc::new(recorder::Recorder::new(window));
+    let metrics_url = options
+        .metrics_url
+        .clone()
+        .unwrap_or_else(|| plan.profile.url_for("/metrics"));
+    let monitor = progress::Monitor::start(recorder.clone(), options.progress, metrics_url);
+    let outcome = engine::attack(plan.clone(), recorder.clone()).await;
+    let memory = monitor.stop().await;
+    let (metrics, wall) = outcome?;
+    Ok(summary::summarise(&plan, &metrics, wall, &recorder, memory))
+}
+
+/// One window per second for runs up to a minute, then about 60 windows per run.
+fn default_window(stop: StopAfter) -> Duration {
+    match stop {
+        StopAfter::Duration(d) if d > Duration::from_secs(60) => {
+            Duration::from_secs(d.as_secs().div_ceil(60))
+        }
+        _ => Duration::from_secs(1),
+    }
+}
+
+/// The exit code of a load result: 0 passed, 1 a threshold failed, 3 the target could
+/// not be reached.
+pub fn exit_code(result: &LoadResult) -> u8 {
+    match result.outcome {
+        Outcome::Passed | Outcome::Waived | Outcome::Skipped => 0,
+        Outcome::Failed => 1,
+        Outcome::Error => 3,
+    }
+}

@@ -1,8 +1,25 @@
 //! flowgate-reports: the run-result model and its renderers.
 //!
 //! One run produces one [`RunReport`]; the renderers turn it into the Markdown sign-off
-//! report, JUnit XML, JSON and a self-contained HTML page.
+//! report, JUnit XML, JSON and a self-contained HTML page. [`gating`] applies the
+//! `--fail-on` policy and the waivers file, [`diff`] compares two stored runs, and
+//! [`redact`] is the last line of defence that keeps secrets out of every output.
 
+pub mod diff;
+mod error;
+pub mod gating;
 pub mod model;
+mod output;
+mod redact;
+pub mod render;
 
+pub use diff::{diff, render_diff_text, RunDiff};
+pub use error::ReportError;
+pub use gating::{apply_waivers, load_waivers, parse_fail_on, parse_waivers, WaiverEntry, Waivers};
 pub use model::*;
+pub use output::{write_all, write_all_redacted, write_one_redacted, OutputFormat};
+pub use redact::redact;
+pub use render::html::render_html;
+pub use render::json::{from_json, render_json};
+pub use render::junit::render_junit;
+pub use render::markdown::render_markdown;

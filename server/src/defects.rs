@@ -76,7 +76,9 @@ impl Defect {
             Defect::TenantLeak => {
                 "the tenant is taken from the X-Client-Account-ID header instead of the API key"
             }
-            Defect::OpaqueErrors => "errors come back as HTTP 200 {\"success\": false} with no description",
+            Defect::OpaqueErrors => {
+                "errors come back as HTTP 200 {\"success\": false} with no description"
+            }
             Defect::ListIgnoresTenant => "flow lists return every tenant's flows",
             Defect::ServerErrorOnBadInput => "bad input answers 500 with a stack trace",
             Defect::ProblemWithoutCode => "problem+json error bodies lack the `code` member",
@@ -173,7 +175,11 @@ mod tests {
 
     #[test]
     fn none_and_default_activate_nothing() {
-        for defects in [Defects::none(), Defects::default(), crate::ServerConfig::default().defects] {
+        for defects in [
+            Defects::none(),
+            Defects::default(),
+            crate::ServerConfig::default().defects,
+        ] {
             assert!(defects.is_empty());
             for d in Defect::ALL {
                 assert!(!defects.is_on(d), "{d} is on without being named");

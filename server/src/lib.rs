@@ -1,4 +1,208 @@
 //! flowgate-server: the reference Master Flow Orchestrator.
+//!
+//! [`build`] connects to the database (running migrations), starts the execution engine and
+//! returns an [`App`] whose [`App::serve`] runs the HTTP API until a shutdown signal.
+//! [`spawn_for_tests`] runs one on a free loopback port.
 
 pub mod db;
+pub mod defects;
+pub mod engine;
+pub mod engine_hooks;
 pub mod flows;
+pub mod tenants;
+
+pub(crate) mod api;
+pub(crate) mod sql;
+pub(crate) mod store;
+
+use api::AppState;
+use db::{Db, DbError};
+use defects::Defects;
+use engine_hooks::{EngineContext, EngineHooks};
+use flows::catalogue::RetryPolicy;
+use sqlx::PgPool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub use tenants::{provision_tenant, EngagementInfo, TenantCredentials, TenantError};
+
+/// The server's version, as `/health` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything the server needs to start. `ServerConfig::default()` is the correct server on
+/// `sqlite://flowgate.db` with no defect.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where `flowgate serve` listens (the `App` itself serves any listener it is given).
+    pub listen: SocketAddr,
+    /// `postgres://...` or `sqlite://PATH` (created when missing).
+    pub database_url: String,
+    /// Use this PostgreSQL pool instead of connecting to `database_url` (tests).
+    pub pg_pool: Option<PgPool>,
+    /// Maximum database connections of the pool.
+    pub max_connections: u32,
+    /// Largest accepted request body in bytes; larger is 413 `payload_too_large`.
+    pub body_limit: usize,
+    /// Injected defects (none by default).
+    pub defects: Defects,
+    /// Accept flows whose configuration asks for simulated faults.
+    pub allow_simulated_faults: bool,
+    /// Engine workers in this process (0: this process only serves the API).
+    pub workers: u32,
+    /// How long a worker's claim on a flow lasts without renewal.
+    pub lease_duration: Duration,
+    /// Overrides the phases' retry policy (tests use millisecond delays).
+    pub retry_policy: Option<RetryPolicy>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://flowgate.db".to_string(),
+            pg_pool: None,
+            max_connections: 16,
+            body_limit: 1024 * 1024,
+            defects: Defects::none(),
+            allow_simulated_faults: false,
+            workers: 2,
+            lease_duration: Duration::from_secs(30),
+            retry_policy: None,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A config on an existing PostgreSQL pool (e.g. from `#[sqlx::test]`).
+    pub fn with_pg_pool(pool: PgPool) -> Self {
+        ServerConfig {
+            pg_pool: Some(pool),
+            database_url: String::new(),
+            ..ServerConfig::default()
+        }
+    }
+
+    /// A config on a SQLite file.
+    pub fn with_sqlite_path(path: &std::path::Path) -> Self {
+        ServerConfig {
+            database_url: format!("sqlite://{}", path.display()),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server: database connected and migrated, engine started, ready to serve.
+pub struct App {
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+/// Connects to the database, runs migrations and starts the engine.
+pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
+    let db = match &config.pg_pool {
+        Some(pool) => Db::from_pg_pool(pool.clone()).await?,
+        None => Db::connect(&config.database_url, config.max_connections).await?,
+    };
+    let config = Arc::new(config);
+    let shutdown = CancellationToken::new();
+    let engine: Arc<dyn EngineHooks> = engine_hooks::start_engine(EngineContext {
+        db: db.clone(),
+        config: config.clone(),
+        defects: config.defects.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let state = AppState {
+        db,
+        defects: config.defects.clone(),
+        config,
+        engine,
+        metrics: Arc::default(),
+    };
+    Ok(App { state, shutdown })
+}
+
+impl App {
+    /// The HTTP API with all its middleware.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    /// The database the server uses.
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight requests and
+    /// stops the engine.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let router = self.router();
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.shutdown.cancel();
+        self.state.engine.shutdown().await;
+        result.map_err(ServerError::Io)
+    }
+}
+
+/// A server running on a free loopback port, stopped when dropped.
+pub struct TestServer {
+    /// e.g. `http://127.0.0.1:41234`
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub db: Db,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl TestServer {
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Builds a server from `config` and serves it on 127.0.0.1:0 in a background task.
+pub async fn spawn_for_tests(config: ServerConfig) -> Result<TestServer, ServerError> {
+    let app = build(config).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let db = app.db().clone();
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    let task = tokio::spawn(app.serve(listener, async move { signal.cancelled().await }));
+    Ok(TestServer {
+        base_url: format!("http://{addr}"),
+        addr,
+        db,
+        stop,
+        task: Some(task),
+    })
+}

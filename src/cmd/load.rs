@@ -1,10 +1,160 @@
-//! `flowgate load` (not yet implemented).
+//! `flowgate load SCENARIO --target PROFILE [--duration 60s] [--users N] [--out DIR]`:
+//! run one load scenario on goose, print the summary and the thresholds, write the
+//! reports. Exit 0 passed, 1 a threshold failed, 2 invalid input (nothing sent),
+//! 3 the target could not be reached.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::exit::{CliError, CmdResult};
+use flowgate_harness::{probe_target, Profile, ProcessEnv, Suite};
+use flowgate_load::{exit_code, render_summary, run_load, LoadPlan, Overrides, RunOptions};
+use flowgate_reports::{GatingPolicy, RunReport};
 
 #[derive(clap::Args)]
-pub struct LoadArgs {}
+pub struct LoadArgs {
+    /// The load scenario file (a scenario with a `load:` section).
+    scenario: PathBuf,
+    /// The target profile (*.target.yaml).
+    #[arg(long, short = 't')]
+    target: PathBuf,
+    /// Run this long once every user has started, in place of the scenario's `duration`
+    /// or `iterations`: `60s` in CI, `24h` for a soak (units: ms, s, m, h).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Number of users, in place of the scenario's `users`.
+    #[arg(long)]
+    users: Option<usize>,
+    /// Write the reports (report.md, junit.xml, report.json, report.html) into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the JSON run result to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress line while the load runs.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
 
-pub async fn run(_args: LoadArgs) -> CmdResult {
-    Err(CliError::invalid("`flowgate load` is not implemented yet"))
+/// `--duration` values: `500ms`, `60s`, `10m`, `24h`, or combinations such as `1h30m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    let invalid = || format!("invalid duration `{text}`: expected e.g. 60s, 10m, 24h, 1h30m");
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..num_end].parse().map_err(|_| invalid())?;
+        rest = rest[num_end..].trim_start();
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match rest[..unit_end].trim() {
+            "ms" => number / 1000.0,
+            "s" | "" => number,
+            "m" | "min" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return Err(invalid()),
+        };
+        total += seconds;
+        rest = rest[unit_end..].trim_start();
+    }
+    if !(total.is_finite() && total > 0.0) {
+        return Err(format!("invalid duration `{text}`: must be positive"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+pub async fn run(args: LoadArgs) -> CmdResult {
+    if args.users == Some(0) {
+        return Err(CliError::invalid("--users must be at least 1"));
+    }
+    let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
+    let suite = Suite::load(std::slice::from_ref(&args.scenario)).map_err(CliError::invalid)?;
+    suite.validate_against(&profile).map_err(CliError::invalid)?;
+    let scenario = match suite.scenarios.as_slice() {
+        [one] if one.scenario.load.is_some() => one,
+        [one] => {
+            return Err(CliError::invalid(format!(
+                "{}: not a load scenario (no `load:` section); run it with `flowgate run`",
+                one.file
+            )))
+        }
+        _ => {
+            return Err(CliError::invalid(format!(
+                "{}: expected exactly one load scenario file",
+                args.scenario.display()
+            )))
+        }
+    };
+    let overrides = Overrides {
+        duration: args.duration,
+        users: args.users,
+    };
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let plan = LoadPlan::from_scenario(scenario, Arc::new(profile.clone()), &run_id, &overrides)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", scenario.file)))?;
+
+    let target = probe_target(&profile).await.map_err(CliError::infra)?;
+    let started_at = chrono::Utc::now();
+    let options = RunOptions {
+        progress: !args.quiet,
+        metrics_url: None,
+    };
+    let result = run_load(plan, options)
+        .await
+        .map_err(|e| CliError::invalid(format!("{}: {e}", scenario.file)))?;
+    print!("{}", profile.masker.mask(&render_summary(&result)));
+    let code = exit_code(&result);
+
+    let mut report = RunReport::new(target, GatingPolicy { fail_on: None }, started_at);
+    report.finished_at = chrono::Utc::now();
+    report.duration_ms = u64::try_from(
+        (report.finished_at - report.started_at)
+            .num_milliseconds()
+            .max(0),
+    )
+    .unwrap_or(0);
+    report.load.push(result);
+    let secrets: Vec<String> = profile.masker.secrets().to_vec();
+    if let Some(dir) = &args.out {
+        let written = flowgate_reports::write_all_redacted(&report, dir, &secrets)
+            .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+    }
+    if let Some(file) = &args.json {
+        let mut copy = report.clone();
+        flowgate_reports::redact(&mut copy, &secrets)
+            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+        std::fs::write(file, flowgate_reports::render_json(&copy))
+            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
 }

@@ -1,13 +1,117 @@
-//! `flowgate report` (not yet implemented).
+//! `flowgate report`: work with stored run results (`report.json`).
+//!
+//! - `report diff OLD.json NEW.json [--tolerance 10]`: exit 1 when a check that passed
+//!   (or was waived) now fails or errors, 2 when a file cannot be read or is not a run
+//!   result, 0 otherwise.
+//! - `report render RESULT.json --format md|junit|json|html [--output FILE]`.
 
-use crate::exit::{CliError, CmdResult};
+use std::path::{Path, PathBuf};
+
+use flowgate_reports::{diff, from_json, render_diff_text, OutputFormat, RunReport};
+
+use crate::exit::{CliError, CmdResult, FAILED, OK};
 
 #[derive(clap::Subcommand)]
 pub enum ReportCommand {
-    /// Placeholder until implemented.
-    Todo,
+    /// Compare two stored runs: regressions, fixed, added and removed checks, and
+    /// performance changes beyond a tolerance. Exit 1 on a regression.
+    Diff(DiffArgs),
+    /// Re-render a stored run (report.json) as Markdown, JUnit XML, JSON or HTML.
+    Render(RenderArgs),
 }
 
-pub async fn run(_c: ReportCommand) -> CmdResult {
-    Err(CliError::invalid("`flowgate report` is not implemented yet"))
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The earlier run's report.json.
+    pub old: PathBuf,
+    /// The later run's report.json.
+    pub new: PathBuf,
+    /// Relative change, in percent, a latency or throughput figure may move before it is
+    /// listed.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_tolerance)]
+    pub tolerance: f64,
+}
+
+#[derive(clap::Args)]
+pub struct RenderArgs {
+    /// The run's report.json.
+    pub result: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: RenderFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RenderFormat {
+    /// The Markdown sign-off report.
+    Md,
+    /// JUnit XML for CI.
+    Junit,
+    /// The run-result model itself.
+    Json,
+    /// A self-contained HTML page.
+    Html,
+}
+
+impl From<RenderFormat> for OutputFormat {
+    fn from(f: RenderFormat) -> Self {
+        match f {
+            RenderFormat::Md => OutputFormat::Markdown,
+            RenderFormat::Junit => OutputFormat::Junit,
+            RenderFormat::Json => OutputFormat::Json,
+            RenderFormat::Html => OutputFormat::Html,
+        }
+    }
+}
+
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage (a number >= 0)")),
+    }
+}
+
+pub async fn run(c: ReportCommand) -> CmdResult {
+    match c {
+        ReportCommand::Diff(args) => run_diff(&args),
+        ReportCommand::Render(args) => run_render(&args),
+    }
+}
+
+/// Reads a stored run; any problem is an invalid input (exit 2).
+fn read_run(path: &Path) -> Result<RunReport, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+    from_json(&text).map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))
+}
+
+fn run_diff(args: &DiffArgs) -> CmdResult {
+    let old = read_run(&args.old)?;
+    let new = read_run(&args.new)?;
+    let d = diff(&old, &new, args.tolerance);
+    println!(
+        "flowgate report diff: {} ({}) -> {} ({})\n",
+        args.old.display(),
+        old.started_at.format("%Y-%m-%d %H:%M UTC"),
+        args.new.display(),
+        new.started_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    print!("{}", render_diff_text(&d));
+    Ok(if d.has_regressions() { FAILED } else { OK })
+}
+
+fn run_render(args: &RenderArgs) -> CmdResult {
+    let report = read_run(&args.result)?;
+    let text = OutputFormat::from(args.format)
+        .render(&report)
+        .map_err(|e| CliError::infra(e.to_string()))?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(OK)
 }

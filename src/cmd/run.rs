@@ -1,10 +1,226 @@
-//! `flowgate run` (not yet implemented).
+//! `flowgate run SCENARIO_OR_DIR... --target PROFILE`: load and check the scenarios, probe
+//! the target, run, print the live view and the failures, write the reports.
 
-use crate::exit::{CliError, CmdResult};
+use crate::exit::{CliError, CmdResult, INVALID};
+use flowgate_harness::console::{failure_details, ConsoleProgress};
+use flowgate_harness::{probe_target, run_suite, Profile, ProcessEnv, RunOptions, Suite};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Scenario files or folders (every *.yaml under them, except lib/, data/,
+    /// *.target.yaml and waivers.yaml).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The target profile (*.target.yaml).
+    #[arg(long, short = 't')]
+    target: PathBuf,
+    /// Run only scenarios with this tag (repeatable; any of them).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Leave out scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag")]
+    skip_tags: Vec<String>,
+    /// Run only scenarios whose name or id contains this text (repeatable).
+    #[arg(long = "name")]
+    names: Vec<String>,
+    /// Scenarios run at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Stop scheduling scenarios after the first failure (the rest are skipped).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Failures of this severity or worse fail the run: critical|high|moderate|low|any.
+    #[arg(long, default_value = "any")]
+    fail_on: String,
+    /// Known failures accepted for now (a waivers file).
+    #[arg(long)]
+    waivers: Option<PathBuf>,
+    /// Write the reports (report.md, junit.xml, report.json, report.html) into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the JSON run result to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Start the system under test with `sh -c COMMAND`, wait for the profile's health URL
+    /// to answer 200, run, then stop it.
+    #[arg(long)]
+    spawn: Option<String>,
+    /// How long to wait for the spawned system to become healthy.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    spawn_timeout: Duration,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
 
-pub async fn run(_args: RunArgs) -> CmdResult {
-    Err(CliError::invalid("`flowgate run` is not implemented yet"))
+/// `--spawn-timeout` values: `500ms`, `30s`, `2m`, `1h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration `{s}`: expected e.g. 30s, 500ms, 2m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("invalid duration unit `{other}` in `{s}` (ms, s, m, h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A spawned system under test, stopped (its whole process group) on drop.
+struct Spawned {
+    child: tokio::process::Child,
+    pgid: Option<u32>,
+}
+
+impl Spawned {
+    fn start(command: &str) -> Result<Spawned, CliError> {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c").arg(command).kill_on_drop(true);
+        #[cfg(unix)]
+        cmd.process_group(0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| CliError::infra(format!("cannot start `{command}`: {e}")))?;
+        let pgid = child.id();
+        Ok(Spawned { child, pgid })
+    }
+
+    async fn stop(mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            signal_group(pgid, "TERM");
+            let waited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+            if waited.is_err() {
+                signal_group(pgid, "KILL");
+                let _ = self.child.wait().await;
+            }
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            signal_group(pgid, "KILL");
+        }
+    }
+}
+
+/// Signals a whole process group (the shell and what it started) with `kill`.
+fn signal_group(pgid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{pgid}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+async fn wait_healthy(spawned: &mut Spawned, url: &str, timeout: Duration) -> Result<(), CliError> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut last = String::from("no answer yet");
+    while started.elapsed() < timeout {
+        if let Ok(Some(status)) = spawned.child.try_wait() {
+            return Err(CliError::infra(format!(
+                "the spawned command exited ({status}) before {url} answered 200"
+            )));
+        }
+        match client.get(url).timeout(Duration::from_secs(2)).send().await {
+            Ok(r) if r.status().as_u16() == 200 => return Ok(()),
+            Ok(r) => last = format!("status {}", r.status().as_u16()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(CliError::infra(format!(
+        "the spawned system was not healthy within {:.0} s: {url} gave {last}",
+        timeout.as_secs_f64()
+    )))
+}
+
+pub async fn run(args: RunArgs) -> CmdResult {
+    let policy = flowgate_reports::parse_fail_on(&args.fail_on).map_err(CliError::invalid)?;
+    let waivers = match &args.waivers {
+        Some(p) => Some(flowgate_reports::load_waivers(p).map_err(CliError::invalid)?),
+        None => None,
+    };
+    let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
+    let suite = Suite::load(&args.paths).map_err(CliError::invalid)?;
+    suite.validate_against(&profile).map_err(CliError::invalid)?;
+    if args.jobs == 0 {
+        return Err(CliError::invalid("--jobs must be at least 1"));
+    }
+
+    let mut spawned = None;
+    if let Some(command) = &args.spawn {
+        let mut s = Spawned::start(command)?;
+        let url = profile.health_url();
+        if let Err(e) = wait_healthy(&mut s, &url, args.spawn_timeout).await {
+            s.stop().await;
+            return Err(e);
+        }
+        spawned = Some(s);
+    }
+
+    let result = run_checks(&args, &suite, &profile, policy.fail_on, waivers).await;
+    if let Some(s) = spawned {
+        s.stop().await;
+    }
+    result
+}
+
+async fn run_checks(
+    args: &RunArgs,
+    suite: &Suite,
+    profile: &Profile,
+    fail_on: Option<flowgate_reports::Severity>,
+    waivers: Option<flowgate_reports::Waivers>,
+) -> CmdResult {
+    probe_target(profile).await.map_err(CliError::infra)?;
+    let progress = Arc::new(ConsoleProgress::new(args.quiet));
+    let opts = RunOptions {
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        names: args.names.clone(),
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+        fail_on,
+        progress: Some(progress),
+        load_runner: None,
+    };
+    let mut report = run_suite(suite, profile, opts).await;
+    if report.scenarios.is_empty() && report.load.is_empty() {
+        eprintln!("warning: no scenario matched the filters");
+    }
+    if let Some(w) = &waivers {
+        for note in flowgate_reports::apply_waivers(&mut report, w, chrono::Utc::now().date_naive()) {
+            eprintln!("{note}");
+        }
+    }
+    print!("{}", profile.masker.mask(&failure_details(&report)));
+
+    let secrets: Vec<String> = profile.masker.secrets().to_vec();
+    if let Some(dir) = &args.out {
+        let written = flowgate_reports::write_all_redacted(&report, dir, &secrets)
+            .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+    }
+    if let Some(file) = &args.json {
+        let mut copy = report.clone();
+        flowgate_reports::redact(&mut copy, &secrets)
+            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+        let text = flowgate_reports::render_json(&copy);
+        std::fs::write(file, text)
+            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+    }
+    let code = report.exit_code();
+    Ok(u8::try_from(code).unwrap_or(INVALID))
 }

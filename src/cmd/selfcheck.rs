@@ -1,10 +1,188 @@
-//! `flowgate selfcheck` (not yet implemented).
+//! `flowgate selfcheck`: a conformance suite is only worth the defects it catches.
+//!
+//! Runs the suite once against the correct reference server (every scenario must pass:
+//! anything else is a false alarm), then once per injected defect, and prints the matrix
+//! of defects × the scenarios that caught them, with the detection rate. The reports of the
+//! baseline run carry the matrix as the suite's strength.
 
-use crate::exit::{CliError, CmdResult};
+use super::validate::{find_profile, resolve_suite_dir, ReferenceTarget};
+use crate::exit::{CliError, CmdResult, FAILED, OK};
+use flowgate_harness::{run_suite, Layered, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_reports::{DefectDetection, Outcome, RunReport, SelfCheck};
+use flowgate_server::defects::{Defect, Defects};
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
-pub struct SelfcheckArgs {}
+pub struct SelfcheckArgs {
+    /// The suite folder (default: `scenarios`, as for `validate`).
+    #[arg(long)]
+    suite: Option<PathBuf>,
+    /// The target profile (default: found beside the suite, as for `validate`).
+    #[arg(long)]
+    target: Option<PathBuf>,
+    /// Check only these defects (repeatable; default: every defect the server knows).
+    #[arg(long = "defect")]
+    defects: Vec<String>,
+    /// Run the reference server on this database (see `validate --database-url`).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Write the baseline run's reports, with the defect matrix, into this folder.
+    #[arg(long, default_value = "flowgate-out/selfcheck")]
+    out: PathBuf,
+    /// Scenarios run at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Stop each defect's run at its first failing scenario: proves that every defect is
+    /// caught, in a fraction of the time, but lists only the first catchers.
+    #[arg(long)]
+    quick: bool,
+    /// Leave out scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag")]
+    skip_tags: Vec<String>,
+}
 
-pub async fn run(_args: SelfcheckArgs) -> CmdResult {
-    Err(CliError::invalid("`flowgate selfcheck` is not implemented yet"))
+pub async fn run(args: SelfcheckArgs) -> CmdResult {
+    if args.jobs == 0 {
+        return Err(CliError::invalid("--jobs must be at least 1"));
+    }
+    let defects: Vec<Defect> = if args.defects.is_empty() {
+        Defect::ALL.to_vec()
+    } else {
+        Defects::parse(&args.defects)
+            .map_err(CliError::invalid)?
+            .iter()
+            .collect()
+    };
+    let suite_dir = resolve_suite_dir(args.suite.as_deref())?;
+    let profile_path = match &args.target {
+        Some(p) => p.clone(),
+        None => find_profile(&suite_dir)?,
+    };
+    let suite = Suite::load(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
+    let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
+    let placeholder = Profile::load(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
+    suite
+        .validate_against(&placeholder)
+        .map_err(CliError::invalid)?;
+
+    println!(
+        "flowgate selfcheck: suite {} ({} scenarios), {} defects",
+        suite_dir.display(),
+        suite.scenarios.len(),
+        defects.len()
+    );
+
+    let ctx = CheckContext {
+        suite: &suite,
+        profile_path: &profile_path,
+        database_url: args.database_url.as_deref(),
+        jobs: args.jobs,
+        skip_tags: &args.skip_tags,
+    };
+    let mut baseline = ctx.run_once(Defects::none(), false).await?;
+    let false_alarms = not_passed(&baseline);
+    println!(
+        "  {:<28} {}",
+        "(no defect)",
+        if false_alarms.is_empty() {
+            "all scenarios passed".to_string()
+        } else {
+            format!("FALSE ALARMS: {}", false_alarms.join(", "))
+        }
+    );
+
+    let mut detections = Vec::with_capacity(defects.len());
+    for defect in defects {
+        let report = ctx
+            .run_once(std::iter::once(defect).collect(), args.quick)
+            .await?;
+        let caught_by = not_passed(&report);
+        println!(
+            "  {:<28} {}",
+            defect.name(),
+            if caught_by.is_empty() {
+                "NOT CAUGHT".to_string()
+            } else {
+                format!("caught by {}: {}", caught_by.len(), summarize(&caught_by))
+            }
+        );
+        detections.push(DefectDetection {
+            defect: defect.name().to_string(),
+            description: defect.description().to_string(),
+            caught_by,
+        });
+    }
+
+    let selfcheck = SelfCheck {
+        defects: detections,
+        false_alarms,
+    };
+    let rate = selfcheck.detection_rate();
+    let caught = selfcheck
+        .defects
+        .iter()
+        .filter(|d| !d.caught_by.is_empty())
+        .count();
+    println!(
+        "detection rate: {:.1}% ({caught}/{} defects caught), false alarms: {}",
+        rate * 100.0,
+        selfcheck.defects.len(),
+        selfcheck.false_alarms.len()
+    );
+    let sound = caught == selfcheck.defects.len() && selfcheck.false_alarms.is_empty();
+    baseline.selfcheck = Some(selfcheck);
+    let written = flowgate_reports::write_all(&baseline, &args.out)
+        .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(if sound { OK } else { FAILED })
+}
+
+struct CheckContext<'a> {
+    suite: &'a Suite,
+    profile_path: &'a Path,
+    database_url: Option<&'a str>,
+    jobs: usize,
+    skip_tags: &'a [String],
+}
+
+impl CheckContext<'_> {
+    /// One suite run against a fresh reference server with these defects.
+    async fn run_once(&self, defects: Defects, fail_fast: bool) -> Result<RunReport, CliError> {
+        let target = ReferenceTarget::start(self.database_url, defects).await?;
+        let env = Layered(target.env(), ProcessEnv);
+        let report = match Profile::load(self.profile_path, &env) {
+            Ok(profile) => {
+                let opts = RunOptions {
+                    skip_tags: self.skip_tags.to_vec(),
+                    jobs: self.jobs,
+                    fail_fast,
+                    ..RunOptions::default()
+                };
+                Ok(run_suite(self.suite, &profile, opts).await)
+            }
+            Err(e) => Err(CliError::invalid(e)),
+        };
+        target.stop().await;
+        report
+    }
+}
+
+/// Ids of the scenarios (and load phases) that failed or errored: the ones that noticed.
+fn not_passed(report: &RunReport) -> Vec<String> {
+    report
+        .checks()
+        .filter(|(_, _, _, outcome)| matches!(outcome, Outcome::Failed | Outcome::Error))
+        .map(|(id, _, _, _)| id.to_string())
+        .collect()
+}
+
+fn summarize(ids: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = ids.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > SHOWN {
+        s.push_str(&format!(", … (+{})", ids.len() - SHOWN));
+    }
+    s
 }

@@ -1,10 +1,103 @@
-//! `flowgate serve` (not yet implemented).
+//! `flowgate serve`: the reference orchestrator.
 
-use crate::exit::{CliError, CmdResult};
+use crate::exit::{CliError, CmdResult, OK};
+use flowgate_server::defects::{Defect, Defects};
+use flowgate_server::ServerConfig;
+use std::net::SocketAddr;
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `postgres://...` or `sqlite://PATH` (the SQLite file is created on first start).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://flowgate.db")]
+    pub database_url: String,
+    /// Inject a defect (repeatable); see `--list-defects`. Off unless named.
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Print the injectable defects and exit.
+    #[arg(long)]
+    pub list_defects: bool,
+    /// Accept flows whose configuration asks for simulated faults (for tests).
+    #[arg(long)]
+    pub allow_simulated_faults: bool,
+    /// Engine workers in this process (0: serve the API only).
+    #[arg(long, default_value_t = 2)]
+    pub workers: u32,
+    /// How long a worker's claim on a flow lasts without renewal, in milliseconds; a killed
+    /// process's flows are taken over after at most this long.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub lease_ms: u64,
+}
 
-pub async fn run(_args: ServeArgs) -> CmdResult {
-    Err(CliError::invalid("`flowgate serve` is not implemented yet"))
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("flowgate: shutting down (draining in-flight requests)");
+}
+
+pub async fn run(args: ServeArgs) -> CmdResult {
+    if args.list_defects {
+        for d in Defect::ALL {
+            println!("{:<28} {}", d.name(), d.description());
+        }
+        return Ok(OK);
+    }
+    let defects = Defects::parse(&args.defects).map_err(CliError::invalid)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let config = ServerConfig {
+        listen: args.listen,
+        database_url: args.database_url,
+        defects: defects.clone(),
+        allow_simulated_faults: args.allow_simulated_faults,
+        workers: args.workers,
+        lease_duration: std::time::Duration::from_millis(args.lease_ms),
+        ..ServerConfig::default()
+    };
+    let app = flowgate_server::build(config)
+        .await
+        .map_err(|e| CliError::infra(format!("cannot start the server: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::infra(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::infra(format!("cannot read the listening address: {e}")))?;
+    let defect_note = if defects.is_empty() {
+        String::new()
+    } else {
+        format!(" with defects: {}", defects.names().join(", "))
+    };
+    eprintln!(
+        "flowgate reference server listening on http://{addr} ({}){defect_note}",
+        app.db().backend_name()
+    );
+    app.serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| CliError::infra(format!("server error: {e}")))?;
+    Ok(OK)
 }

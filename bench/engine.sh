@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Engine throughput on PostgreSQL: creates N discovery flows against a release
+# `flowgate serve` and times them to completion; prints flows/s and phase transitions/s
+# beside pgbench's jsonb insert rate measured in the same run on the same server, so the
+# figure is read as a ratio to what the database itself does on this machine.
+#
+# Usage: bench/engine.sh [N=500] [WORKERS=4]
+# Env:   PGURL (default postgres://postgres@127.0.0.1:5432/postgres)  admin connection
+#        FLOWGATE_BIN (default: builds target/release/flowgate with cargo)
+#        PGBENCH_SECONDS (default 10), TIMEOUT_SECONDS (default 300)
+# Everything runs on 127.0.0.1; the bench database is dropped at exit.
+set -euo pipefail
+
+N=${1:-500}
+WORKERS=${2:-4}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
+TIMEOUT_SECONDS=${TIMEOUT_SECONDS:-300}
+PHASES=6
+cd "$(dirname "$0")/.."
+
+if [[ -z "${FLOWGATE_BIN:-}" ]]; then
+    cargo build --release -p flowgate --quiet
+    FLOWGATE_BIN="${CARGO_TARGET_DIR:-target}/release/flowgate"
+fi
+
+DB="flowgate_bench_$(date +%s)_$$"
+DBURL="${PGURL%/*}/$DB"
+SERVER_PID=""
+WORK=$(mktemp -d)
+cleanup() {
+    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql -q "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
+
+# --- pgbench: 8 clients inserting one jsonb row per transaction ------------------------
+psql -q "$DBURL" -c "CREATE TABLE pgbench_jsonb (id bigserial PRIMARY KEY, doc jsonb NOT NULL)" >/dev/null
+cat >"$WORK/insert.sql" <<'SQL'
+INSERT INTO pgbench_jsonb (doc) VALUES ('{"flow_type":"discovery","status":"running","phase":"data_import","output":{"records":3,"assets":["web","api","db"]}}');
+SQL
+PGBENCH_TPS=$(pgbench -n -c 8 -j 2 -T "$PGBENCH_SECONDS" -f "$WORK/insert.sql" "$DBURL" 2>/dev/null \
+    | awk '/^tps/ {print $3; exit}')
+psql -q "$DBURL" -c "DROP TABLE pgbench_jsonb" >/dev/null
+
+# --- the server ---------------------------------------------------------------------------
+KEY=$("$FLOWGATE_BIN" tenant create --name bench --database-url "$DBURL" | jq -r .api_key)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RUST_LOG=warn "$FLOWGATE_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DBURL" \
+    --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null
+
+BODY='{"flow_type":"discovery","initial_data":{"raw_data":[
+ {"application_name":"web","business_criticality":"high","dependencies":["api"],"technology_stack":["Java"]},
+ {"application_name":"api","business_criticality":"critical","dependencies":["db"],"technology_stack":["Java"]},
+ {"application_name":"db","business_criticality":"critical","technology_stack":["PostgreSQL"]}]}}'
+echo "$BODY" >"$WORK/body.json"
+
+START=$(date +%s.%N)
+seq 1 "$N" | xargs -P 8 -I{} curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/flows" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary "@$WORK/body.json"
+CREATED=$(date +%s.%N)
+DEADLINE=$(( $(date +%s) + TIMEOUT_SECONDS ))
+while :; do
+    DONE=$(psql -tAq "$DBURL" -c "SELECT COUNT(*) FROM flows WHERE status IN ('completed','failed')")
+    [[ "$DONE" -ge "$N" ]] && break
+    if [[ $(date +%s) -ge $DEADLINE ]]; then
+        echo "timeout: $DONE of $N flows finished within ${TIMEOUT_SECONDS}s" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+END=$(date +%s.%N)
+FAILED=$(psql -tAq "$DBURL" -c "SELECT COUNT(*) FROM flows WHERE status = 'failed'")
+TRANSITIONS=$(psql -tAq "$DBURL" -c "SELECT COUNT(*) FROM flow_events WHERE kind = 'phase_completed'")
+
+awk -v n="$N" -v s="$START" -v c="$CREATED" -v e="$END" -v t="$TRANSITIONS" -v p="$PGBENCH_TPS" \
+    -v w="$WORKERS" -v f="$FAILED" -v cores="$(nproc)" 'BEGIN {
+    el = e - s; fps = n / el; tps = t / el;
+    printf "engine bench: %d discovery flows (%d phases each), %d workers, 1 process, %d cores\n", n, 6, w, cores;
+    printf "  created in           %8.2f s (%.0f creates/s)\n", c - s, n / (c - s);
+    printf "  all finished in      %8.2f s (failed: %d)\n", el, f;
+    printf "  flows/s              %8.1f\n", fps;
+    printf "  phase transitions/s  %8.1f\n", tps;
+    printf "  pgbench jsonb inserts/s (8 clients) %8.1f\n", p;
+    printf "  transitions per pgbench insert      %8.3f\n", tps / p;
+}'

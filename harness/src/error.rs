@@ -1,0 +1,106 @@
+//! Load errors: every problem in a scenario, library or profile file, with its position.
+
+use crate::locate::{PosIndex, YamlPath};
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// One problem in an input file: `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    /// 1-based; `None` when the problem is not tied to a place (unreadable file).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.message),
+            (Some(l), None) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Every problem found while loading (the loader reports them all, not just the first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl std::fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+impl From<LoadError> for LoadErrors {
+    fn from(e: LoadError) -> Self {
+        LoadErrors(vec![e])
+    }
+}
+
+fn location_suffix() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\s+at line \d+ column \d+").unwrap_or_else(|_| unreachable!())
+    })
+}
+
+impl LoadError {
+    pub(crate) fn unplaced(file: &str, message: impl Into<String>) -> LoadError {
+        LoadError {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// A serde_yaml_ng error, with the position it carries.
+    pub(crate) fn from_yaml(file: &str, e: &serde_yaml_ng::Error) -> LoadError {
+        let text = e.to_string();
+        let message = location_suffix().replace_all(&text, "").into_owned();
+        let (line, column) = match e.location() {
+            Some(l) => (Some(l.line()), Some(l.column())),
+            None => (None, None),
+        };
+        LoadError {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// A semantic error at a node (its value, or the key introducing it).
+    pub(crate) fn at(
+        file: &str,
+        index: &PosIndex,
+        path: &YamlPath,
+        on_key: bool,
+        message: impl Into<String>,
+    ) -> LoadError {
+        let pos = if on_key {
+            index.key(path)
+        } else {
+            index.value(path)
+        };
+        LoadError {
+            file: file.to_string(),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Target profiles: loading, `${env:…}`/`${secret:…}` expansion, and the helpers a run
+//! needs (URLs, identity headers, timeouts).
+
+use crate::error::{LoadError, LoadErrors};
+use crate::interp::{expand_env, EnvSource, Masker};
+use crate::locate::{PosIndex, YamlPath};
+use crate::model::ProfileSpec;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// A loaded target profile: environment references expanded, secrets collected.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub spec: ProfileSpec,
+    /// Masks every `${secret:…}` value; applied to everything that leaves the harness.
+    pub masker: Masker,
+    /// The file it came from (for messages).
+    pub file: String,
+}
+
+impl Profile {
+    /// Reads and expands a profile file. `env` supplies `${env:…}` and `${secret:…}`.
+    pub fn load(path: &Path, env: &dyn EnvSource) -> Result<Profile, LoadErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| LoadError::unplaced(&file, format!("cannot read the profile: {e}")))?;
+        Profile::parse(&text, &file, env)
+    }
+
+    /// Parses a profile from text; `file` names it in messages.
+    pub fn parse(text: &str, file: &str, env: &dyn EnvSource) -> Result<Profile, LoadErrors> {
+        let mut spec: ProfileSpec =
+            serde_yaml_ng::from_str(text).map_err(|e| LoadError::from_yaml(file, &e))?;
+        let index = PosIndex::build(text);
+        let mut secrets = BTreeSet::new();
+        let mut errors = Vec::new();
+        let root = YamlPath::default();
+        let mut expand = |s: &mut String, path: YamlPath, errors: &mut Vec<LoadError>| {
+            match expand_env(s, env, &mut secrets) {
+                Ok(v) => *s = v,
+                Err(msg) => errors.push(LoadError::at(file, &index, &path, false, msg)),
+            }
+        };
+        expand(&mut spec.base_url, root.key("base_url"), &mut errors);
+        if let Some(h) = spec.health_path.as_mut() {
+            expand(h, root.key("health_path"), &mut errors);
+        }
+        for (name, ident) in spec.identities.iter_mut() {
+            for (h, v) in ident.headers.iter_mut() {
+                expand(
+                    v,
+                    root.key("identities").key(name).key("headers").key(h),
+                    &mut errors,
+                );
+            }
+        }
+        fn walk(
+            v: &mut Value,
+            path: YamlPath,
+            expand: &mut dyn FnMut(&mut String, YamlPath, &mut Vec<LoadError>),
+            errors: &mut Vec<LoadError>,
+        ) {
+            match v {
+                Value::String(s) => expand(s, path, errors),
+                Value::Array(items) => {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        walk(item, path.index(i), expand, errors);
+                    }
+                }
+                Value::Object(map) => {
+                    for (k, item) in map.iter_mut() {
+                        walk(item, path.key(k), expand, errors);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (k, v) in spec.variables.iter_mut() {
+            walk(v, root.key("variables").key(k), &mut expand, &mut errors);
+        }
+
+        if let Err(e) = reqwest::Url::parse(&spec.base_url) {
+            errors.push(LoadError::at(
+                file,
+                &index,
+                &root.key("base_url"),
+                false,
+                format!("base_url `{}` is not a URL: {e}", spec.base_url),
+            ));
+        }
+        if let Some(d) = &spec.default_identity {
+            if !spec.identities.contains_key(d) {
+                errors.push(LoadError::at(
+                    file,
+                    &index,
+                    &root.key("default_identity"),
+                    false,
+                    format!(
+                        "unknown identity `{d}` (defined: {})",
+                        spec.identities.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        for (name, sm) in &spec.state_machines {
+            for state in sm.transitions.keys() {
+                if sm.terminal.contains(state) {
+                    errors.push(LoadError::at(
+                        file,
+                        &index,
+                        &root.key("state_machines").key(name).key("transitions").key(state),
+                        true,
+                        format!("terminal state `{state}` cannot have transitions"),
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
+        Ok(Profile {
+            spec,
+            masker: Masker::new(secrets),
+            file: file.to_string(),
+        })
+    }
+
+    /// Joins a path to the base URL; an absolute URL is kept as it is.
+    pub fn url_for(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return path.to_string();
+        }
+        let base = self.spec.base_url.trim_end_matches('/');
+        if path.is_empty() {
+            base.to_string()
+        } else if path.starts_with('/') {
+            format!("{base}{path}")
+        } else {
+            format!("{base}/{path}")
+        }
+    }
+
+    /// Default timeout of one request (10 s unless the profile says).
+    pub fn request_timeout(&self) -> Duration {
+        self.spec
+            .timeouts
+            .request
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(10))
+    }
+
+    /// Default timeout of a poll (30 s unless the profile says).
+    pub fn poll_timeout(&self) -> Duration {
+        self.spec
+            .timeouts
+            .poll
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The URL probed for reachability and readiness: `health_path`, else `base_url`.
+    pub fn health_url(&self) -> String {
+        match &self.spec.health_path {
+            Some(p) => self.url_for(p),
+            None => self.spec.base_url.clone(),
+        }
+    }
+}

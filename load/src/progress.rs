@@ -1,0 +1,169 @@
+//! The live progress line and the server memory samples, from one background task.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::recorder::Recorder;
+
+/// Resident memory of the server process, sampled at the start, at each window's end
+/// and at the end of the phase.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MemorySamples {
+    /// (seconds since the start, bytes), in time order.
+    pub(crate) samples: Vec<(f64, f64)>,
+}
+
+pub(crate) struct Monitor {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<MemorySamples>,
+}
+
+const METRIC: &str = "process_resident_memory_bytes";
+
+impl Monitor {
+    pub(crate) fn start(recorder: Arc<Recorder>, progress: bool, metrics_url: String) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(run(recorder, progress, metrics_url, rx));
+        Monitor {
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    pub(crate) async fn stop(mut self) -> MemorySamples {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn run(
+    recorder: Arc<Recorder>,
+    progress: bool,
+    metrics_url: String,
+    mut stop: oneshot::Receiver<()>,
+) -> MemorySamples {
+    let terminal = std::io::stderr().is_terminal();
+    let print_every = if terminal {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(10)
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok();
+    let mut memory = MemorySamples::default();
+    let started = recorder.started();
+    sample(&client, &metrics_url, &started, &mut memory).await;
+    let window = recorder.window();
+    let mut next_sample = Instant::now() + window;
+    let mut next_print = Instant::now() + print_every;
+    let mut last_requests = 0u64;
+    let mut last_print = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let now = Instant::now();
+        if now >= next_sample {
+            next_sample = now + window;
+            sample(&client, &metrics_url, &started, &mut memory).await;
+        }
+        if progress && now >= next_print {
+            next_print = now + print_every;
+            let requests = recorder.requests.load(Ordering::Relaxed);
+            let errors = recorder.errors.load(Ordering::Relaxed);
+            let dt = now.duration_since(last_print).as_secs_f64().max(1e-3);
+            let rps = (requests - last_requests) as f64 / dt;
+            last_requests = requests;
+            last_print = now;
+            let line = format!(
+                "load: {:>6.0}s  {requests} requests  {rps:.1} req/s  {errors} errors",
+                started.elapsed().as_secs_f64()
+            );
+            let mut err = std::io::stderr().lock();
+            if terminal {
+                let _ = write!(err, "\r\x1b[2K{line}");
+            } else {
+                let _ = writeln!(err, "{line}");
+            }
+            let _ = err.flush();
+        }
+    }
+    if progress && terminal {
+        let _ = writeln!(std::io::stderr());
+    }
+    sample(&client, &metrics_url, &started, &mut memory).await;
+    memory
+}
+
+async fn sample(
+    client: &Option<reqwest::Client>,
+    url: &str,
+    started: &Instant,
+    memory: &mut MemorySamples,
+) {
+    let at = started.elapsed().as_secs_f64();
+    if let Some(client) = client {
+        if let Some(bytes) = resident_memory(client, url).await {
+            memory.samples.push((at, bytes));
+        }
+    }
+}
+
+/// `process_resident_memory_bytes` from a Prometheus text page, when the page has it.
+async fn resident_memory(client: &reqwest::Client, url: &str) -> Option<f64> {
+    let response = client.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let text = response.text().await.ok()?;
+    parse_resident_memory(&text)
+}
+
+pub(crate) fn parse_resident_memory(text: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let rest = line.strip_prefix(METRIC)?;
+            // `name value` or `name{labels} value`
+            let rest = if rest.starts_with('{') {
+                &rest[rest.find('}')? + 1..]
+            } else {
+                rest
+            };
+            if !rest.starts_with([' ', '\t']) {
+                return None;
+            }
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_resident_memory_from_prometheus_text() {
+        let page = "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+                    # TYPE process_resident_memory_bytes gauge\n\
+                    process_resident_memory_bytes_total 1\n\
+                    process_resident_memory_bytes 1.2345e7\n";
+        assert_eq!(parse_resident_memory(page), Some(12_345_000.0));
+        assert_eq!(
+            parse_resident_memory("process_resident_memory_bytes{pid=\"1\"} 42\n"),
+            Some(42.0)
+        );
+        assert_eq!(parse_resident_memory("http_requests_total 3\n"), None);
+    }
+}

@@ -1,0 +1,364 @@
+//! One error type for the whole API, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return [`ApiError`]; its `IntoResponse` stores the error in the response's
+//! extensions and the `observe` middleware renders the final body, because only the
+//! middleware knows the request id and the active defects (which change the rendering).
+
+use crate::defects::{Defect, Defects};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Path of the field, e.g. `flow_type` or `raw_data[1]`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The problem+json body, as documented in `/openapi.json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[schema(example = "urn:flowgate:problem:validation_failed")]
+    pub r#type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code (see ARCHITECTURE.md).
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Present on `illegal_transition`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) detail: String,
+    pub(crate) errors: Vec<FieldError>,
+    pub(crate) current_status: Option<String>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            current_status: None,
+        }
+    }
+
+    pub(crate) fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "Malformed JSON body",
+            detail,
+        )
+    }
+    pub(crate) fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "the request body must be sent with `Content-Type: application/json`",
+        )
+    }
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+    /// 422 with one entry per invalid field.
+    pub(crate) fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Request validation failed",
+            detail,
+        );
+        e.errors = errors;
+        e
+    }
+    pub(crate) fn unknown_flow_type(name: &str, known: &[&str]) -> Self {
+        let message = format!(
+            "unknown flow type `{name}`; expected one of: {}",
+            known.join(", ")
+        );
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_flow_type",
+            "Unknown flow type",
+            format!("flow_type: {message}"),
+        );
+        e.errors = vec![FieldError::new("flow_type", message)];
+        e
+    }
+    pub(crate) fn invalid_id(raw: &str) -> Self {
+        let shown: String = raw.chars().take(64).collect();
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "Invalid id",
+            format!("`{shown}` is not a valid UUID"),
+        )
+    }
+    pub(crate) fn invalid_header(name: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "Invalid header",
+            format!("header `{name}`: {why}"),
+        )
+    }
+    pub(crate) fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "no such flow",
+        )
+    }
+    pub(crate) fn engagement_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "engagement_not_found",
+            "Engagement not found",
+            "no such engagement for this client account",
+        )
+    }
+    pub(crate) fn route_not_found(path: &str) -> Self {
+        let shown: String = path.chars().take(200).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "Route not found",
+            format!("no route for `{shown}`"),
+        )
+    }
+    pub(crate) fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            format!("method {method} is not allowed on this route"),
+        )
+    }
+    pub(crate) fn unauthorized(detail: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
+    }
+    pub(crate) fn illegal_transition(action: &str, current: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "illegal_transition",
+            "Illegal state transition",
+            format!("cannot {action} a flow whose status is `{current}`"),
+        );
+        e.current_status = Some(current.to_string());
+        e
+    }
+    pub(crate) fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was already used with a different request body",
+        )
+    }
+    pub(crate) fn simulated_faults_disabled() -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "simulated_faults_disabled",
+            "Simulated faults are disabled",
+            format!(
+                "configuration.{}: the server was not started with --allow-simulated-faults",
+                crate::engine_hooks::SIMULATED_FAULTS_KEY
+            ),
+        );
+        e.errors = vec![FieldError::new(
+            format!(
+                "configuration.{}",
+                crate::engine_hooks::SIMULATED_FAULTS_KEY
+            ),
+            "simulated faults are disabled on this server",
+        )];
+        e
+    }
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+            "the server failed to handle this request; quote the request_id when reporting it",
+        )
+    }
+    pub(crate) fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service unavailable",
+            "the database is unreachable or overloaded; retry later",
+        )
+    }
+
+    /// Errors caused by the shape of the request (the `server-error-on-bad-input` defect
+    /// turns exactly these into 500s).
+    fn is_bad_input(&self) -> bool {
+        matches!(
+            self.code,
+            "malformed_json"
+                | "unsupported_media_type"
+                | "payload_too_large"
+                | "validation_failed"
+                | "unknown_flow_type"
+                | "invalid_id"
+                | "invalid_header"
+        )
+    }
+
+    /// The final response, with the request id and the active defects applied.
+    pub(crate) fn render(
+        &self,
+        request_id: &str,
+        defects: &Defects,
+        mut base: Response,
+    ) -> Response {
+        let (status, content_type, body) = if defects.is_on(Defect::OpaqueErrors) {
+            (
+                StatusCode::OK,
+                "application/json",
+                json!({"success": false}).to_string(),
+            )
+        } else if defects.is_on(Defect::ServerErrorOnBadInput) && self.is_bad_input() {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                fake_traceback(self),
+            )
+        } else {
+            let mut body = Map::new();
+            body.insert(
+                "type".into(),
+                json!(format!("urn:flowgate:problem:{}", self.code)),
+            );
+            body.insert("title".into(), json!(self.title));
+            body.insert("status".into(), json!(self.status.as_u16()));
+            body.insert("detail".into(), json!(self.detail));
+            if !defects.is_on(Defect::ProblemWithoutCode) {
+                body.insert("code".into(), json!(self.code));
+            }
+            if !self.errors.is_empty() {
+                body.insert("errors".into(), json!(self.errors));
+            }
+            if let Some(s) = &self.current_status {
+                body.insert("current_status".into(), json!(s));
+            }
+            body.insert("request_id".into(), json!(request_id));
+            (
+                self.status,
+                "application/problem+json",
+                Value::Object(body).to_string(),
+            )
+        };
+        *base.status_mut() = status;
+        base.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        base.headers_mut().remove(header::CONTENT_LENGTH);
+        *base.body_mut() = axum::body::Body::from(body);
+        base
+    }
+}
+
+/// What the `server-error-on-bad-input` defect answers: the kind of page a framework shows
+/// when a handler crashes on input it did not validate.
+fn fake_traceback(e: &ApiError) -> String {
+    format!(
+        "Internal Server Error\n\nTraceback (most recent call last):\n  \
+         File \"/app/backend/api/v1/endpoints/flows.py\", line 214, in create_flow\n    \
+         flow_type = payload[\"flow_type\"]\n  \
+         File \"/app/backend/services/flow_service.py\", line 88, in validate\n    \
+         raise ValueError(message)\nValueError: {} ({})\n",
+        e.detail, e.code
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // A plain body in case the response escapes the `observe` middleware; normally the
+        // middleware re-renders it with the request id.
+        let mut res = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            json!({
+                "type": format!("urn:flowgate:problem:{}", self.code),
+                "title": self.title,
+                "status": self.status.as_u16(),
+                "detail": self.detail,
+                "code": self.code,
+            })
+            .to_string(),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable()
+            }
+            _ => {
+                tracing::error!(error = %e, "database error");
+                ApiError::internal()
+            }
+        }
+    }
+}

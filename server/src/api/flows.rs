@@ -1,0 +1,578 @@
+//! `/api/v1/flow-types` and `/api/v1/flows...`: the v1 API.
+
+use crate::api::auth::Caller;
+use crate::api::body::{self, Fields};
+use crate::api::error::{ApiError, FieldError, Problem};
+use crate::api::{AppState, FlowId};
+use crate::defects::Defect;
+use crate::engine_hooks::SIMULATED_FAULTS_KEY;
+use crate::flows::catalogue::{self, FlowTypeSpec, RetryPolicy};
+use crate::store::{
+    self, Action, CreateError, Created, EventView, FlowSummary, FlowView, ListQuery, NewFlow, Role,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A phase of a flow type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhaseTypeView {
+    pub name: String,
+    pub needs_input: bool,
+}
+
+/// The retry policy of a flow type's phases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryView {
+    pub max_attempts: u32,
+    pub initial_delay_ms: u64,
+    pub multiplier: u32,
+    pub max_delay_ms: u64,
+}
+
+/// One flow type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowTypeView {
+    pub flow_type: String,
+    pub phases: Vec<PhaseTypeView>,
+    pub retry: RetryView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowTypeList {
+    pub items: Vec<FlowTypeView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowList {
+    pub items: Vec<FlowSummary>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub items: Vec<EventView>,
+}
+
+/// Body of `POST /api/v1/flows` (documentation; validated by hand to name each bad field).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CreateFlowRequest {
+    /// One of the 8 flow types (`GET /api/v1/flow-types`).
+    #[schema(example = "discovery")]
+    pub flow_type: String,
+    pub flow_name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub configuration: Option<Value>,
+    /// The flow's input data, e.g. `{"raw_data": [{"application_name": "crm"}]}`.
+    #[schema(value_type = Option<Object>)]
+    pub initial_data: Option<Value>,
+}
+
+/// Body of `POST /api/v1/flows/{id}/input`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct InputRequest {
+    pub approved: bool,
+    pub comment: Option<String>,
+}
+
+fn retry_view(r: RetryPolicy) -> RetryView {
+    RetryView {
+        max_attempts: r.max_attempts,
+        initial_delay_ms: r.initial_delay_ms,
+        multiplier: r.multiplier,
+        max_delay_ms: r.max_delay_ms,
+    }
+}
+
+/// The flow types, their ordered phases and retry settings.
+#[utoipa::path(get, path = "/api/v1/flow-types", tag = "flows",
+    responses((status = 200, body = FlowTypeList), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn flow_types(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Json<FlowTypeList> {
+    let retry = retry_view(state.config.retry_policy.unwrap_or(RetryPolicy::ORIGINAL));
+    Json(FlowTypeList {
+        items: catalogue::FLOW_TYPES
+            .iter()
+            .map(|t| FlowTypeView {
+                flow_type: t.flow_type.to_string(),
+                phases: t
+                    .phases
+                    .iter()
+                    .map(|p| PhaseTypeView {
+                        name: p.name.to_string(),
+                        needs_input: p.needs_input,
+                    })
+                    .collect(),
+                retry: RetryView { ..retry },
+            })
+            .collect(),
+    })
+}
+
+/// A validated create request, shared with the compatibility layer.
+pub(crate) struct CreateInput {
+    pub(crate) spec: &'static FlowTypeSpec,
+    pub(crate) flow_name: Option<String>,
+    pub(crate) configuration: Value,
+    pub(crate) initial_data: Value,
+    pub(crate) metadata: Value,
+    /// The request as sent, for the idempotency hash.
+    pub(crate) canonical_body: String,
+}
+
+fn idempotency_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    if state.defects.is_on(Defect::DuplicateCreates) {
+        return Ok(None);
+    }
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .map_err(|_| ApiError::invalid_header("Idempotency-Key", "not valid text"))?
+        .trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(ApiError::invalid_header(
+            "Idempotency-Key",
+            "must have 1 to 200 characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// Refuses simulated faults unless the server allows them.
+pub(crate) fn check_faults(state: &AppState, configuration: &Value) -> Result<(), ApiError> {
+    let asks = configuration
+        .get(SIMULATED_FAULTS_KEY)
+        .is_some_and(|v| !v.is_null());
+    if asks && !state.config.allow_simulated_faults {
+        return Err(ApiError::simulated_faults_disabled());
+    }
+    Ok(())
+}
+
+/// Creates a flow (or replays an idempotent create); returns it and whether it was a replay.
+pub(crate) async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: CreateInput,
+    key: Option<String>,
+) -> Result<(FlowView, bool), ApiError> {
+    for _ in 0..3 {
+        let (mut tx, scope) = store::begin_scoped(
+            &state.db,
+            caller.account,
+            caller.engagement,
+            true,
+            Role::App,
+        )
+        .await?;
+        let idempotency = key.as_ref().map(|k| {
+            let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
+            (k.clone(), hex::encode(hash))
+        });
+        let new = NewFlow {
+            spec: input.spec,
+            flow_name: input.flow_name.clone(),
+            configuration: input.configuration.clone(),
+            initial_data: input.initial_data.clone(),
+            metadata: input.metadata.clone(),
+            idempotency,
+        };
+        let created = match store::create_flow(&mut tx, &scope, &new).await {
+            Ok(c) => c,
+            Err(CreateError::KeyRace) => continue,
+            Err(CreateError::Api(e)) => return Err(e),
+        };
+        let (id, replayed) = match created {
+            Created::New(id) => (id, false),
+            Created::Replayed(id) => (id, true),
+        };
+        let flow = store::load_flow(&mut tx, &scope, id, true)
+            .await?
+            .ok_or_else(ApiError::internal)?;
+        tx.commit().await?;
+        if !replayed {
+            state.engine.wake();
+        }
+        return Ok((flow, replayed));
+    }
+    Err(ApiError::unavailable())
+}
+
+/// Creates a flow. Repeating a request with the same `Idempotency-Key` and body returns the
+/// same flow.
+#[utoipa::path(post, path = "/api/v1/flows", tag = "flows",
+    request_body = CreateFlowRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes the create safe to repeat")),
+    responses(
+        (status = 201, body = FlowView, description = "created (or replayed: header Idempotent-Replayed)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn create_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let map = body::json_object(&headers, body, state.config.body_limit)?;
+    let key = idempotency_key(&state, &headers)?;
+    let mut f = Fields::new(&map);
+    let flow_type = f.required_string("flow_type");
+    let flow_name = f.optional_string("flow_name", 200);
+    let configuration = f.optional_object("configuration");
+    let initial_data = f.optional_object("initial_data");
+    f.deny_unknown(&["flow_type", "flow_name", "configuration", "initial_data"]);
+    let spec = flow_type.and_then(catalogue::flow_type);
+    if let (Some(name), None) = (flow_type, spec) {
+        if f.errors.is_empty() {
+            return Err(ApiError::unknown_flow_type(
+                name,
+                &catalogue::flow_type_names(),
+            ));
+        }
+        f.errors.push(FieldError::new(
+            "flow_type",
+            format!("unknown flow type `{name}`"),
+        ));
+    }
+    f.finish()?;
+    let spec = spec.ok_or_else(ApiError::internal)?;
+    check_faults(&state, &configuration)?;
+    let input = CreateInput {
+        spec,
+        flow_name,
+        configuration,
+        initial_data,
+        metadata: json!({}),
+        canonical_body: body::canonical(&Value::Object(map)),
+    };
+    let (flow, replayed) = create(&state, &caller, input, key).await?;
+    let mut res = (StatusCode::CREATED, Json(&flow)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/flows/{}", flow.flow_id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    if replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+/// One flow of the caller's tenant (404 for a foreign or missing one).
+#[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "flows",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = FlowView), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn get_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<FlowView>, ApiError> {
+    let (mut tx, scope) = store::begin_scoped(
+        &state.db,
+        caller.account,
+        caller.engagement,
+        false,
+        Role::App,
+    )
+    .await?;
+    let flow = store::load_flow(&mut tx, &scope, id, false)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(flow))
+}
+
+pub(crate) const LISTABLE_STATUSES: [&str; 7] = [
+    "initialized",
+    "running",
+    "waiting_for_input",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
+];
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    hex::encode(format!(
+        "{}|{}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        id
+    ))
+}
+
+fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let bytes = hex::decode(raw).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (at, id) = text.split_once('|')?;
+    let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+    Some((at, Uuid::parse_str(id).ok()?))
+}
+
+fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        limit: 50,
+        ..ListQuery::default()
+    };
+    let mut errors = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "status" => {
+                let mut list = Vec::new();
+                for s in v.split(',').map(str::trim) {
+                    match LISTABLE_STATUSES.iter().find(|x| **x == s) {
+                        Some(x) => list.push(*x),
+                        None => errors.push(FieldError::new(
+                            "status",
+                            format!(
+                                "unknown status `{s}`; expected one of: {}",
+                                LISTABLE_STATUSES.join(", ")
+                            ),
+                        )),
+                    }
+                }
+                q.statuses = Some(list);
+            }
+            "flow_type" => match catalogue::flow_type(v) {
+                Some(t) => q.flow_type = Some(t.flow_type),
+                None => errors.push(FieldError::new(
+                    "flow_type",
+                    format!(
+                        "unknown flow type `{v}`; expected one of: {}",
+                        catalogue::flow_type_names().join(", ")
+                    ),
+                )),
+            },
+            "limit" => match v.parse::<i64>() {
+                Ok(n) if (1..=100).contains(&n) => q.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    "expected an integer from 1 to 100",
+                )),
+            },
+            "cursor" => match decode_cursor(v) {
+                Some(c) => q.after = Some(c),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    "not a cursor returned by this API",
+                )),
+            },
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(q)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// The caller's flows, newest first, with keyset pagination.
+#[utoipa::path(get, path = "/api/v1/flows", tag = "flows",
+    params(
+        ("status" = Option<String>, Query, description = "one status or a comma-separated list"),
+        ("flow_type" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, description = "1..=100, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = FlowList), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn list_flows(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<FlowList>, ApiError> {
+    let Query(pairs) =
+        query.map_err(|e| ApiError::validation(vec![FieldError::new("(query)", e.body_text())]))?;
+    let q = parse_list_query(&pairs)?;
+    let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
+    let role = if leaky { Role::Engine } else { Role::App };
+    let (mut tx, scope) =
+        store::begin_scoped(&state.db, caller.account, caller.engagement, false, role).await?;
+    let (items, more) = store::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
+    tx.commit().await?;
+    let next_cursor = if more {
+        items.last().map(|f| encode_cursor(f.created_at, f.flow_id))
+    } else {
+        None
+    };
+    Ok(Json(FlowList { items, next_cursor }))
+}
+
+/// Applies an API transition and returns the flow afterwards (None once deleted).
+pub(crate) async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    action: Action,
+) -> Result<Option<FlowView>, ApiError> {
+    let lenient = state.defects.is_on(Defect::IllegalTransitions);
+    let (mut tx, scope) = store::begin_scoped(
+        &state.db,
+        caller.account,
+        caller.engagement,
+        true,
+        Role::App,
+    )
+    .await?;
+    let done = store::transition(&mut tx, &scope, id, &action, lenient).await?;
+    let flow = store::load_flow(&mut tx, &scope, id, false).await?;
+    tx.commit().await?;
+    if done.runnable {
+        state.engine.wake();
+    }
+    Ok(flow)
+}
+
+async fn apply_and_show(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    action: Action,
+) -> Result<Json<FlowView>, ApiError> {
+    apply(state, caller, id, action)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Soft-deletes a flow: afterwards it is 404 and absent from lists.
+#[utoipa::path(delete, path = "/api/v1/flows/{id}", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<StatusCode, ApiError> {
+    apply(&state, &caller, id, Action::Delete).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pauses a flow that is initialized, running or waiting for input.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/pause", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn pause_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<FlowView>, ApiError> {
+    apply_and_show(&state, &caller, id, Action::Pause).await
+}
+
+/// Resumes a paused flow where it was.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/resume", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn resume_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<FlowView>, ApiError> {
+    apply_and_show(&state, &caller, id, Action::Resume).await
+}
+
+/// Cancels a flow that has not finished.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/cancel", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<FlowView>, ApiError> {
+    apply_and_show(&state, &caller, id, Action::Cancel).await
+}
+
+/// Runs a failed flow again from its failed phase.
+#[utoipa::path(post, path = "/api/v1/flows/{id}/retry", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn retry_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<FlowView>, ApiError> {
+    apply_and_show(&state, &caller, id, Action::Retry).await
+}
+
+/// Answers a phase that waits for a person: approve (the phase runs) or reject (the flow fails).
+#[utoipa::path(post, path = "/api/v1/flows/{id}/input", tag = "flows", params(("id" = Uuid, Path)),
+    request_body = InputRequest,
+    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn input_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<FlowView>, ApiError> {
+    let map: Map<String, Value> = body::json_object(&headers, body, state.config.body_limit)?;
+    let mut f = Fields::new(&map);
+    let approved = f.required_bool("approved");
+    let comment = f.optional_string("comment", 2000);
+    f.deny_unknown(&["approved", "comment"]);
+    f.finish()?;
+    let approved = approved.ok_or_else(ApiError::internal)?;
+    apply_and_show(&state, &caller, id, Action::Input { approved, comment }).await
+}
+
+/// The flow's history, oldest first.
+#[utoipa::path(get, path = "/api/v1/flows/{id}/events", tag = "flows", params(("id" = Uuid, Path)),
+    responses((status = 200, body = EventList), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn flow_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    FlowId(id): FlowId,
+) -> Result<Json<EventList>, ApiError> {
+    let (mut tx, scope) = store::begin_scoped(
+        &state.db,
+        caller.account,
+        caller.engagement,
+        false,
+        Role::App,
+    )
+    .await?;
+    let exists = tx
+        .fetch_optional(
+            "SELECT id FROM flows WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 \
+             AND status <> 'deleted'",
+            &[id.into(), scope.account.into(), scope.engagement.into()],
+        )
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let items = store::events(&mut tx, &scope, id).await?;
+    tx.commit().await?;
+    Ok(Json(EventList { items }))
+}

@@ -1,0 +1,119 @@
+//! The HTTP API: routes, shared state and middleware.
+
+pub(crate) mod auth;
+pub(crate) mod body;
+pub(crate) mod compat;
+pub(crate) mod error;
+pub(crate) mod flows;
+pub(crate) mod health;
+pub(crate) mod observe;
+pub(crate) mod openapi;
+
+use crate::db::Db;
+use crate::defects::Defects;
+use crate::engine_hooks::EngineHooks;
+use crate::ServerConfig;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use uuid::Uuid;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) db: Db,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) defects: Defects,
+    pub(crate) engine: Arc<dyn EngineHooks>,
+    pub(crate) metrics: Arc<observe::Metrics>,
+}
+
+/// A flow id from the path: 400 `invalid_id` unless it is a UUID.
+pub(crate) struct FlowId(pub(crate) Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for FlowId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => Uuid::parse_str(&raw)
+                .map(FlowId)
+                .map_err(|_| ApiError::invalid_id(&raw)),
+            Err(_) => Err(ApiError::invalid_id("(undecodable)")),
+        }
+    }
+}
+
+async fn route_not_found(uri: Uri) -> ApiError {
+    ApiError::route_not_found(uri.path())
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::method_not_allowed(method.as_str())
+}
+
+fn panic_to_problem(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::internal())
+}
+
+/// The whole router, with middleware, over `state`.
+pub(crate) fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/api/v1/health", get(compat::health))
+        .route("/api/v1/flow-types", get(flows::flow_types))
+        .route(
+            "/api/v1/flows",
+            post(flows::create_flow).get(flows::list_flows),
+        )
+        .route(
+            "/api/v1/flows/{id}",
+            get(flows::get_flow).delete(flows::delete_flow),
+        )
+        .route("/api/v1/flows/{id}/pause", post(flows::pause_flow))
+        .route("/api/v1/flows/{id}/resume", post(flows::resume_flow))
+        .route("/api/v1/flows/{id}/cancel", post(flows::cancel_flow))
+        .route("/api/v1/flows/{id}/retry", post(flows::retry_flow))
+        .route("/api/v1/flows/{id}/input", post(flows::input_flow))
+        .route("/api/v1/flows/{id}/events", get(flows::flow_events))
+        .route(
+            "/api/v1/unified-discovery/flow/initialize",
+            post(compat::initialize),
+        )
+        .route(
+            "/api/v1/unified-discovery/flow/{id}/status",
+            get(compat::status),
+        )
+        .route(
+            "/api/v1/unified-discovery/flow/{id}/pause",
+            post(compat::pause),
+        )
+        .route(
+            "/api/v1/unified-discovery/flow/{id}/resume",
+            post(compat::resume),
+        )
+        .route(
+            "/api/v1/unified-discovery/flow/{id}",
+            axum::routing::delete(compat::delete),
+        )
+        .route("/api/v1/discovery/flows/active", get(compat::active))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panic_to_problem))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,746 @@
+//! The engine's SQL: claim, lease renewal, fenced commits, heartbeats and gauges.
+//!
+//! Every write to a claimed flow is fenced: it names the lease owner and the fencing token
+//! it got at claim time and requires status `running`. A worker whose lease expired (and
+//! whose flow another worker re-claimed, bumping the token), or whose flow was paused,
+//! cancelled or deleted meanwhile (the API clears the lease and bumps the token), changes
+//! nothing: its result is discarded. Each transaction updates the `flows` row first, so
+//! it holds the row lock before it appends events (event `seq` is `MAX(seq) + 1`).
+//!
+//! On PostgreSQL every transaction runs as role `flowgate_engine` (cross-tenant policies);
+//! lease times come from the database clock. On SQLite writers are serialised
+//! (`BEGIN IMMEDIATE`) and times are bound from the process clock.
+
+use crate::db::Db;
+use crate::flows::catalogue;
+use crate::sql::{self, Row, Tx, P};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A flow this worker holds a lease on, with everything its current phase needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub flow_id: Uuid,
+    pub account: Uuid,
+    pub flow_type: String,
+    pub token: i64,
+    pub phase_index: usize,
+    pub phase: String,
+    pub phase_count: usize,
+    /// 1-based attempt of this phase since it was last (re)started.
+    pub attempt: u32,
+    /// `phase_started` events of this phase over the flow's whole life (incl. this one).
+    pub starts_ever: i64,
+    /// `phase_failed` events of this phase before this attempt.
+    pub failures_ever: i64,
+    pub initial_data: Value,
+    pub configuration: Value,
+    pub previous_outputs: Map<String, Value>,
+    pub input: Option<Value>,
+}
+
+pub(crate) enum ClaimOutcome {
+    /// Nothing runnable.
+    Idle,
+    /// A flow was claimed and its phase must run.
+    Run(Box<Claimed>),
+    /// A flow was claimed and settled without running a handler (it now waits for input).
+    Settled,
+}
+
+async fn begin(db: &Db) -> Result<Tx, sqlx::Error> {
+    let mut tx = Tx::begin(db, true).await?;
+    if tx.is_postgres() {
+        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
+    }
+    Ok(tx)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn event(
+    tx: &mut Tx,
+    flow: Uuid,
+    account: Uuid,
+    at: DateTime<Utc>,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    phase: Option<&str>,
+    detail: Option<Value>,
+) -> Result<(), sqlx::Error> {
+    tx.execute(
+        "INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, from_status, to_status, phase, detail) \
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM flow_events WHERE flow_id = $1), \
+         $3, $4, $5, $6, $7, $8)",
+        &[
+            flow.into(),
+            account.into(),
+            at.into(),
+            kind.into(),
+            P::Text(from.map(str::to_string)),
+            P::Text(to.map(str::to_string)),
+            P::Text(phase.map(str::to_string)),
+            P::Json(detail),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// Claims the oldest runnable flow without a live lease, and settles or starts its
+/// current phase, in one transaction.
+pub(crate) async fn claim(
+    db: &Db,
+    worker: &str,
+    lease: Duration,
+) -> Result<ClaimOutcome, sqlx::Error> {
+    let mut tx = begin(db).await?;
+    let now = sql::now();
+    let row = if tx.is_postgres() {
+        tx.fetch_optional(
+            "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
+             FROM flows WHERE runnable_at <= now() AND status IN ('initialized', 'running') \
+             AND (lease_expires_at IS NULL OR lease_expires_at < now()) \
+             ORDER BY runnable_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            &[],
+        )
+        .await?
+    } else {
+        tx.fetch_optional(
+            "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
+             FROM flows WHERE runnable_at <= $1 AND status IN ('initialized', 'running') \
+             AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
+             ORDER BY runnable_at LIMIT 1",
+            &[now.into()],
+        )
+        .await?
+    };
+    let Some(row) = row else {
+        return Ok(ClaimOutcome::Idle);
+    };
+    let flow_id = row.uuid("id")?;
+    let account = row.uuid("client_account_id")?;
+    let flow_type = row.text("flow_type")?;
+    let status = row.text("status")?;
+    let index = usize::try_from(row.int("current_phase_index")?).unwrap_or(usize::MAX);
+    let phase_count = catalogue::flow_type(&flow_type).map_or(0, |s| s.phases.len());
+
+    if index >= phase_count {
+        // Nothing left to run (or an unknown type): finish rather than spin on it.
+        let (to, err) = if phase_count == 0 {
+            (
+                "failed",
+                Some(
+                    json!({"phase": null, "code": "unknown_flow_type", "message": format!("flow type `{flow_type}` has no phases")}),
+                ),
+            )
+        } else {
+            ("completed", None)
+        };
+        tx.execute(
+            "UPDATE flows SET status = $2, error = $3, runnable_at = NULL, lease_owner = NULL, \
+             lease_expires_at = NULL, completed_at = $4, version = version + 1, updated_at = $4 WHERE id = $1",
+            &[flow_id.into(), to.into(), P::Json(err), now.into()],
+        )
+        .await?;
+        event(
+            &mut tx,
+            flow_id,
+            account,
+            now,
+            "status_changed",
+            Some(&status),
+            Some(to),
+            None,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(ClaimOutcome::Settled);
+    }
+
+    let phase_row = tx
+        .fetch_optional(
+            "SELECT name, needs_input, input, attempts FROM flow_phases WHERE flow_id = $1 AND idx = $2",
+            &[flow_id.into(), (index as i64).into()],
+        )
+        .await?;
+    let Some(phase_row) = phase_row else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    let phase = phase_row.text("name")?;
+    let needs_input = phase_row.bool("needs_input")?;
+    let input = phase_row.opt_json("input")?;
+
+    if needs_input && input.is_none() {
+        tx.execute(
+            "UPDATE flows SET status = 'waiting_for_input', runnable_at = NULL, lease_owner = NULL, \
+             lease_expires_at = NULL, version = version + 1, updated_at = $2 WHERE id = $1",
+            &[flow_id.into(), now.into()],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE flow_phases SET status = 'waiting_for_input' WHERE flow_id = $1 AND idx = $2",
+            &[flow_id.into(), (index as i64).into()],
+        )
+        .await?;
+        event(
+            &mut tx,
+            flow_id,
+            account,
+            now,
+            "status_changed",
+            Some(&status),
+            Some("waiting_for_input"),
+            Some(&phase),
+            Some(json!({"reason": "phase needs input", "phase_index": index})),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(ClaimOutcome::Settled);
+    }
+
+    let bump = i64::from(status != "running");
+    let token_row = if tx.is_postgres() {
+        tx.fetch_optional(
+            "UPDATE flows SET status = 'running', lease_owner = $2, \
+             lease_expires_at = now() + ($3 * interval '1 millisecond'), \
+             fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
+             WHERE id = $1 RETURNING fencing_token",
+            &[
+                flow_id.into(),
+                worker.into(),
+                lease_ms(lease).into(),
+                bump.into(),
+                now.into(),
+            ],
+        )
+        .await?
+    } else {
+        let until = now + chrono::Duration::milliseconds(lease_ms(lease));
+        tx.fetch_optional(
+            "UPDATE flows SET status = 'running', lease_owner = $2, lease_expires_at = $3, \
+             fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
+             WHERE id = $1 RETURNING fencing_token",
+            &[
+                flow_id.into(),
+                worker.into(),
+                until.into(),
+                bump.into(),
+                now.into(),
+            ],
+        )
+        .await?
+    };
+    let token = token_row
+        .ok_or(sqlx::Error::RowNotFound)?
+        .int("fencing_token")?;
+    let attempt = phase_row.int("attempts")? + 1;
+    tx.execute(
+        "UPDATE flow_phases SET status = 'running', attempts = $3, started_at = $4, error = NULL \
+         WHERE flow_id = $1 AND idx = $2",
+        &[
+            flow_id.into(),
+            (index as i64).into(),
+            attempt.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    if status != "running" {
+        event(
+            &mut tx,
+            flow_id,
+            account,
+            now,
+            "status_changed",
+            Some(&status),
+            Some("running"),
+            Some(&phase),
+            None,
+        )
+        .await?;
+    }
+    event(
+        &mut tx,
+        flow_id,
+        account,
+        now,
+        "phase_started",
+        None,
+        None,
+        Some(&phase),
+        Some(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
+    )
+    .await?;
+
+    let mut previous_outputs = Map::new();
+    for r in tx
+        .fetch_all(
+            "SELECT name, output FROM flow_phases WHERE flow_id = $1 AND idx < $2 ORDER BY idx",
+            &[flow_id.into(), (index as i64).into()],
+        )
+        .await?
+    {
+        previous_outputs.insert(r.text("name")?, r.json("output")?);
+    }
+    let configuration = row.json("configuration")?;
+    let (starts_ever, failures_ever) = if configuration
+        .get(super::SIMULATE_KEY)
+        .and_then(|s| s.get(&phase))
+        .is_some()
+    {
+        let c = tx
+            .fetch_optional(
+                "SELECT \
+                 (SELECT COUNT(*) FROM flow_events WHERE flow_id = $1 AND phase = $2 AND kind = 'phase_started') AS starts, \
+                 (SELECT COUNT(*) FROM flow_events WHERE flow_id = $1 AND phase = $2 AND kind = 'phase_failed') AS failures",
+                &[flow_id.into(), phase.clone().into()],
+            )
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        (c.int("starts")?, c.int("failures")?)
+    } else {
+        (1, 0)
+    };
+    tx.commit().await?;
+    Ok(ClaimOutcome::Run(Box::new(Claimed {
+        flow_id,
+        account,
+        flow_type,
+        token,
+        phase_index: index,
+        phase,
+        phase_count,
+        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+        starts_ever,
+        failures_ever,
+        initial_data: row.json("initial_data")?,
+        configuration,
+        previous_outputs,
+        input,
+    })))
+}
+
+/// Extends the lease while a handler runs. False: the lease is gone (expired and taken,
+/// or the flow was paused/cancelled/deleted), stop and discard.
+pub(crate) async fn renew(
+    db: &Db,
+    c: &Claimed,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = begin(db).await?;
+    let n = if tx.is_postgres() {
+        tx.execute(
+            "UPDATE flows SET lease_expires_at = now() + ($4 * interval '1 millisecond') \
+             WHERE id = $1 AND lease_owner = $2 AND fencing_token = $3 AND status = 'running'",
+            &[
+                c.flow_id.into(),
+                worker.into(),
+                c.token.into(),
+                lease_ms(lease).into(),
+            ],
+        )
+        .await?
+    } else {
+        let until = sql::now() + chrono::Duration::milliseconds(lease_ms(lease));
+        tx.execute(
+            "UPDATE flows SET lease_expires_at = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND fencing_token = $3 AND status = 'running'",
+            &[
+                c.flow_id.into(),
+                worker.into(),
+                c.token.into(),
+                until.into(),
+            ],
+        )
+        .await?
+    };
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+/// How a finished phase is recorded.
+pub(crate) enum Outcome {
+    Completed {
+        output: Value,
+        duration_ms: i64,
+        /// `status-stops-updating` defect: record the phase but leave the flow's status and
+        /// the phase's status as they were.
+        freeze_status: bool,
+    },
+    Retry {
+        delay: Duration,
+        code: String,
+        message: String,
+        duration_ms: i64,
+        max_attempts: u32,
+    },
+    Failed {
+        code: String,
+        message: String,
+        duration_ms: i64,
+    },
+}
+
+/// Fence clause shared by every commit: `$1` flow, `$2` worker, `$3` token.
+const FENCE: &str = "id = $1 AND lease_owner = $2 AND fencing_token = $3 AND status = 'running'";
+
+/// Records a phase's outcome and moves the flow on, in one transaction, only if the lease
+/// still holds. False: the result was discarded.
+pub(crate) async fn commit(
+    db: &Db,
+    c: &Claimed,
+    worker: &str,
+    outcome: Outcome,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = begin(db).await?;
+    let now = sql::now();
+    let idx = c.phase_index as i64;
+    let fence: [P; 3] = [c.flow_id.into(), worker.into(), c.token.into()];
+    let phase = Some(c.phase.as_str());
+    match outcome {
+        Outcome::Completed {
+            output,
+            duration_ms,
+            freeze_status,
+        } => {
+            let last = c.phase_index + 1 >= c.phase_count;
+            let (status, completed_at, runnable_at) = if last && !freeze_status {
+                ("completed", Some(now), None)
+            } else if last {
+                ("running", None, None)
+            } else {
+                ("running", None, Some(now))
+            };
+            let mut p = fence.to_vec();
+            p.extend([
+                P::Int(idx),
+                status.into(),
+                P::Ts(completed_at),
+                P::Ts(runnable_at),
+                now.into(),
+            ]);
+            let n = tx
+                .execute(
+                    &format!(
+                        "UPDATE flows SET current_phase_index = $4 + 1, status = $5, completed_at = $6, \
+                         runnable_at = $7, lease_owner = NULL, lease_expires_at = NULL, \
+                         version = version + 1, updated_at = $8 WHERE {FENCE} AND current_phase_index = $4"
+                    ),
+                    &p,
+                )
+                .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let phase_status = if freeze_status {
+                "running"
+            } else {
+                "completed"
+            };
+            tx.execute(
+                "UPDATE flow_phases SET status = $3, output = $4, completed_at = $5, duration_ms = $6, error = NULL \
+                 WHERE flow_id = $1 AND idx = $2",
+                &[
+                    c.flow_id.into(),
+                    idx.into(),
+                    phase_status.into(),
+                    P::Json(Some(output)),
+                    now.into(),
+                    duration_ms.into(),
+                ],
+            )
+            .await?;
+            event(
+                &mut tx,
+                c.flow_id,
+                c.account,
+                now,
+                "phase_completed",
+                None,
+                None,
+                phase,
+                Some(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
+            )
+            .await?;
+            if status == "completed" {
+                event(
+                    &mut tx,
+                    c.flow_id,
+                    c.account,
+                    now,
+                    "status_changed",
+                    Some("running"),
+                    Some("completed"),
+                    None,
+                    None,
+                )
+                .await?;
+            }
+        }
+        Outcome::Retry {
+            delay,
+            code,
+            message,
+            duration_ms,
+            max_attempts,
+        } => {
+            let at = now + chrono::Duration::milliseconds(lease_ms(delay));
+            let mut p = fence.to_vec();
+            p.extend([at.into(), now.into()]);
+            let n = tx
+                .execute(
+                    &format!(
+                        "UPDATE flows SET runnable_at = $4, lease_owner = NULL, lease_expires_at = NULL, \
+                         version = version + 1, updated_at = $5 WHERE {FENCE}"
+                    ),
+                    &p,
+                )
+                .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE flow_phases SET status = 'pending', error = $3, duration_ms = $4 WHERE flow_id = $1 AND idx = $2",
+                &[c.flow_id.into(), idx.into(), format!("{code}: {message}").into(), duration_ms.into()],
+            )
+            .await?;
+            event(
+                &mut tx,
+                c.flow_id,
+                c.account,
+                now,
+                "phase_retry_scheduled",
+                None,
+                None,
+                phase,
+                Some(json!({
+                    "attempt": c.attempt, "max_attempts": max_attempts,
+                    "delay_ms": lease_ms(delay), "runnable_at": at,
+                    "code": code, "message": message,
+                })),
+            )
+            .await?;
+        }
+        Outcome::Failed {
+            code,
+            message,
+            duration_ms,
+        } => {
+            let error = json!({"phase": c.phase, "code": code, "message": message});
+            let mut p = fence.to_vec();
+            p.extend([P::Json(Some(error.clone())), now.into()]);
+            let n = tx
+                .execute(
+                    &format!(
+                        "UPDATE flows SET status = 'failed', error = $4, runnable_at = NULL, lease_owner = NULL, \
+                         lease_expires_at = NULL, version = version + 1, updated_at = $5 WHERE {FENCE}"
+                    ),
+                    &p,
+                )
+                .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE flow_phases SET status = 'failed', error = $3, completed_at = $4, duration_ms = $5 \
+                 WHERE flow_id = $1 AND idx = $2",
+                &[
+                    c.flow_id.into(),
+                    idx.into(),
+                    format!("{code}: {message}").into(),
+                    now.into(),
+                    duration_ms.into(),
+                ],
+            )
+            .await?;
+            event(
+                &mut tx,
+                c.flow_id,
+                c.account,
+                now,
+                "phase_failed",
+                None,
+                None,
+                phase,
+                Some(json!({"attempt": c.attempt, "code": code, "message": message})),
+            )
+            .await?;
+            event(
+                &mut tx,
+                c.flow_id,
+                c.account,
+                now,
+                "status_changed",
+                Some("running"),
+                Some("failed"),
+                phase,
+                Some(error),
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// After a discarded result: if nobody holds the flow any more (it was paused, cancelled
+/// or deleted), the phase is no longer running.
+pub(crate) async fn settle_discarded(db: &Db, c: &Claimed) -> Result<(), sqlx::Error> {
+    let mut tx = begin(db).await?;
+    tx.execute(
+        "UPDATE flow_phases SET status = 'pending' WHERE flow_id = $1 AND idx = $2 AND status = 'running' \
+         AND EXISTS (SELECT 1 FROM flows f WHERE f.id = $1 AND f.lease_owner IS NULL \
+         AND f.status IN ('paused', 'cancelled', 'deleted'))",
+        &[c.flow_id.into(), (c.phase_index as i64).into()],
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Gives a lease back without a result (shutdown mid-phase): the phase runs again at once,
+/// on this or another process.
+pub(crate) async fn release(db: &Db, c: &Claimed, worker: &str) -> Result<(), sqlx::Error> {
+    let mut tx = begin(db).await?;
+    let n = tx
+        .execute(
+            &format!("UPDATE flows SET lease_owner = NULL, lease_expires_at = NULL WHERE {FENCE}"),
+            &[c.flow_id.into(), worker.into(), c.token.into()],
+        )
+        .await?;
+    if n == 1 {
+        tx.execute(
+            "UPDATE flow_phases SET status = 'pending' WHERE flow_id = $1 AND idx = $2 AND status = 'running'",
+            &[c.flow_id.into(), (c.phase_index as i64).into()],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// When the next flow may become claimable: the earliest `runnable_at` of a runnable flow,
+/// or the expiry of its lease if later. None: nothing is scheduled.
+pub(crate) async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let mut tx = Tx::begin(db, false).await?;
+    if tx.is_postgres() {
+        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
+    }
+    let row = tx
+        .fetch_optional(
+            "SELECT MIN(CASE WHEN lease_expires_at IS NOT NULL AND lease_expires_at > runnable_at \
+             THEN lease_expires_at ELSE runnable_at END) AS due \
+             FROM flows WHERE runnable_at IS NOT NULL AND status IN ('initialized', 'running')",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    match row {
+        None => Ok(None),
+        Some(r) => opt_ts_any(&r, "due"),
+    }
+}
+
+/// A timestamp from an expression column: SQLite gives it back as untyped text.
+fn opt_ts_any(r: &Row, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    match r {
+        Row::Pg(_) => r.opt_ts(col),
+        Row::Lite(_) => Ok(r
+            .opt_text(col)?
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.with_timezone(&Utc))),
+    }
+}
+
+/// Gauges for `/ready` and `/metrics`: runnable flows waiting for a worker, and flows by
+/// status.
+pub(crate) struct Gauges {
+    pub queue_depth: i64,
+    pub by_status: Vec<(String, i64)>,
+}
+
+pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
+    let mut tx = Tx::begin(db, false).await?;
+    let now = sql::now();
+    let depth = if tx.is_postgres() {
+        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
+        tx.fetch_optional(
+            "SELECT COUNT(*) AS n FROM flows WHERE runnable_at <= now() AND status IN ('initialized', 'running') \
+             AND (lease_expires_at IS NULL OR lease_expires_at < now())",
+            &[],
+        )
+        .await?
+    } else {
+        tx.fetch_optional(
+            "SELECT COUNT(*) AS n FROM flows WHERE runnable_at <= $1 AND status IN ('initialized', 'running') \
+             AND (lease_expires_at IS NULL OR lease_expires_at < $1)",
+            &[now.into()],
+        )
+        .await?
+    };
+    let queue_depth = match depth {
+        Some(r) => r.int("n")?,
+        None => 0,
+    };
+    let mut by_status = Vec::new();
+    for r in tx
+        .fetch_all(
+            "SELECT status, COUNT(*) AS n FROM flows GROUP BY status ORDER BY status",
+            &[],
+        )
+        .await?
+    {
+        by_status.push((r.text("status")?, r.int("n")?));
+    }
+    tx.commit().await?;
+    Ok(Gauges {
+        queue_depth,
+        by_status,
+    })
+}
+
+/// Upserts this worker's heartbeat row.
+pub(crate) async fn heartbeat(
+    db: &Db,
+    worker: &str,
+    started: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin(db).await?;
+    tx.execute(
+        "INSERT INTO worker_heartbeats (worker_id, started_at, last_seen) VALUES ($1, $2, $3) \
+         ON CONFLICT (worker_id) DO UPDATE SET last_seen = excluded.last_seen",
+        &[worker.into(), started.into(), sql::now().into()],
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Removes heartbeat rows: this process's at shutdown, and any not seen for `stale`.
+pub(crate) async fn forget_workers(
+    db: &Db,
+    ours: &[String],
+    stale: Duration,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin(db).await?;
+    let cutoff = sql::now() - chrono::Duration::milliseconds(lease_ms(stale));
+    tx.execute(
+        "DELETE FROM worker_heartbeats WHERE last_seen < $1",
+        &[cutoff.into()],
+    )
+    .await?;
+    for w in ours {
+        tx.execute(
+            "DELETE FROM worker_heartbeats WHERE worker_id = $1",
+            &[w.as_str().into()],
+        )
+        .await?;
+    }
+    tx.commit().await
+}

@@ -1,0 +1,305 @@
+//! A thin layer that lets one SQL text run on both backends. Queries use `$N`
+//! placeholders (both PostgreSQL and SQLite accept them); parameters are [`P`] values bound
+//! with each backend's types (uuid vs TEXT, jsonb vs TEXT); rows are read through [`Row`].
+
+use crate::db::Db;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, Row as _, Sqlite};
+use uuid::Uuid;
+
+/// One bound parameter.
+#[derive(Debug, Clone)]
+pub(crate) enum P {
+    Uuid(Uuid),
+    Text(Option<String>),
+    Int(i64),
+    Bool(bool),
+    Ts(Option<DateTime<Utc>>),
+    Json(Option<Value>),
+}
+
+impl From<Uuid> for P {
+    fn from(v: Uuid) -> Self {
+        P::Uuid(v)
+    }
+}
+impl From<&str> for P {
+    fn from(v: &str) -> Self {
+        P::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for P {
+    fn from(v: String) -> Self {
+        P::Text(Some(v))
+    }
+}
+impl From<Option<String>> for P {
+    fn from(v: Option<String>) -> Self {
+        P::Text(v)
+    }
+}
+impl From<i64> for P {
+    fn from(v: i64) -> Self {
+        P::Int(v)
+    }
+}
+impl From<bool> for P {
+    fn from(v: bool) -> Self {
+        P::Bool(v)
+    }
+}
+impl From<DateTime<Utc>> for P {
+    fn from(v: DateTime<Utc>) -> Self {
+        P::Ts(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for P {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        P::Ts(v)
+    }
+}
+impl From<Value> for P {
+    fn from(v: Value) -> Self {
+        P::Json(Some(v))
+    }
+}
+impl From<Option<Value>> for P {
+    fn from(v: Option<Value>) -> Self {
+        P::Json(v)
+    }
+}
+
+/// The current time at microsecond precision, so that PostgreSQL (µs) and SQLite (text)
+/// store the same instant and keyset cursors compare equal on both.
+pub(crate) fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    let micros = t.timestamp_micros();
+    DateTime::from_timestamp_micros(micros).unwrap_or(t)
+}
+
+fn pg_query<'q>(sql: &'q str, params: &[P]) -> Query<'q, Postgres, PgArguments> {
+    let mut q = sqlx::query(sql);
+    for p in params {
+        q = match p.clone() {
+            P::Uuid(v) => q.bind(v),
+            P::Text(v) => q.bind(v),
+            P::Int(v) => q.bind(v),
+            P::Bool(v) => q.bind(v),
+            P::Ts(v) => q.bind(v),
+            P::Json(v) => q.bind(v.map(Json)),
+        };
+    }
+    q
+}
+
+fn lite_query<'q>(sql: &'q str, params: &[P]) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for p in params {
+        q = match p.clone() {
+            P::Uuid(v) => q.bind(v.hyphenated().to_string()),
+            P::Text(v) => q.bind(v),
+            P::Int(v) => q.bind(v),
+            P::Bool(v) => q.bind(v),
+            P::Ts(v) => q.bind(v),
+            P::Json(v) => q.bind(v.map(Json)),
+        };
+    }
+    q
+}
+
+/// An open transaction on either backend.
+pub(crate) enum Tx {
+    Pg(sqlx::Transaction<'static, Postgres>),
+    Lite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    /// Begins a transaction. On SQLite a writing transaction takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a read followed by a write never fails with SQLITE_BUSY.
+    pub(crate) async fn begin(db: &Db, writes: bool) -> Result<Tx, sqlx::Error> {
+        Ok(match db {
+            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+            Db::Sqlite(p) => {
+                if writes {
+                    Tx::Lite(p.begin_with("BEGIN IMMEDIATE").await?)
+                } else {
+                    Tx::Lite(p.begin().await?)
+                }
+            }
+        })
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Pg(_))
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(t) => t.commit().await,
+            Tx::Lite(t) => t.commit().await,
+        }
+    }
+
+    pub(crate) async fn execute(&mut self, sql: &str, params: &[P]) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            Tx::Pg(t) => pg_query(sql, params)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            Tx::Lite(t) => lite_query(sql, params)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub(crate) async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[P],
+    ) -> Result<Option<Row>, sqlx::Error> {
+        Ok(match self {
+            Tx::Pg(t) => pg_query(sql, params)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Pg),
+            Tx::Lite(t) => lite_query(sql, params)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Lite),
+        })
+    }
+
+    pub(crate) async fn fetch_all(
+        &mut self,
+        sql: &str,
+        params: &[P],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match self {
+            Tx::Pg(t) => pg_query(sql, params)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect(),
+            Tx::Lite(t) => lite_query(sql, params)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Lite)
+                .collect(),
+        })
+    }
+}
+
+/// Runs one statement outside a transaction (auth lookups, health).
+pub(crate) async fn fetch_optional(
+    db: &Db,
+    sql: &str,
+    params: &[P],
+) -> Result<Option<Row>, sqlx::Error> {
+    Ok(match db {
+        Db::Postgres(p) => pg_query(sql, params).fetch_optional(p).await?.map(Row::Pg),
+        Db::Sqlite(p) => lite_query(sql, params)
+            .fetch_optional(p)
+            .await?
+            .map(Row::Lite),
+    })
+}
+
+/// A result row of either backend, read by column name.
+pub(crate) enum Row {
+    Pg(PgRow),
+    Lite(SqliteRow),
+}
+
+fn bad_uuid(col: &str, e: uuid::Error) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: Box::new(e),
+    }
+}
+
+impl Row {
+    pub(crate) fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => {
+                let s: String = r.try_get(col)?;
+                Uuid::parse_str(&s).map_err(|e| bad_uuid(col, e))
+            }
+        }
+    }
+
+    pub(crate) fn text(&self, col: &str) -> Result<String, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    pub(crate) fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    /// Any integer column (PostgreSQL int4 or int8, SQLite INTEGER).
+    pub(crate) fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
+        self.opt_int(col)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: col.to_string(),
+            source: "unexpected NULL".into(),
+        })
+    }
+
+    pub(crate) fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        match self {
+            Row::Pg(r) => match r.try_get::<Option<i64>, _>(col) {
+                Ok(v) => Ok(v),
+                Err(sqlx::Error::ColumnDecode { .. }) => {
+                    Ok(r.try_get::<Option<i32>, _>(col)?.map(i64::from))
+                }
+                Err(e) => Err(e),
+            },
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    pub(crate) fn bool(&self, col: &str) -> Result<bool, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    pub(crate) fn ts(&self, col: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    pub(crate) fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        match self {
+            Row::Pg(r) => r.try_get(col),
+            Row::Lite(r) => r.try_get(col),
+        }
+    }
+
+    pub(crate) fn opt_json(&self, col: &str) -> Result<Option<Value>, sqlx::Error> {
+        Ok(match self {
+            Row::Pg(r) => r.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0),
+            Row::Lite(r) => r.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0),
+        })
+    }
+
+    pub(crate) fn json(&self, col: &str) -> Result<Value, sqlx::Error> {
+        Ok(self.opt_json(col)?.unwrap_or(Value::Null))
+    }
+}

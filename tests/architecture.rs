@@ -1,0 +1,76 @@
+//! Invariants of the workspace layout (ARCHITECTURE.md): the harness validates any target
+//! over HTTP, so neither it nor the crates built on it may link the reference server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// Workspace package name -> names of its workspace (path) dependencies, normal and dev.
+fn workspace_dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().expect("packages array");
+    let names: BTreeSet<String> = packages
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect();
+    packages
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["name"].as_str())
+                .filter(|d| names.contains(*d))
+                .map(String::from)
+                .collect();
+            (p["name"].as_str().unwrap_or_default().to_string(), deps)
+        })
+        .collect()
+}
+
+fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
+    let mut stack = vec![from.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(node) = stack.pop() {
+        if node == to {
+            return true;
+        }
+        if seen.insert(node.clone()) {
+            stack.extend(graph.get(&node).into_iter().flatten().cloned());
+        }
+    }
+    false
+}
+
+#[test]
+fn harness_load_and_reports_never_link_the_server() {
+    let graph = workspace_dependency_graph();
+    for krate in ["flowgate-harness", "flowgate-load", "flowgate-reports"] {
+        assert!(graph.contains_key(krate), "{krate} is a workspace member");
+        assert!(
+            !reaches(&graph, krate, "flowgate-server"),
+            "{krate} depends (directly or not) on flowgate-server"
+        );
+    }
+}
+
+#[test]
+fn reports_depend_on_no_other_workspace_crate() {
+    let graph = workspace_dependency_graph();
+    assert_eq!(
+        graph.get("flowgate-reports"),
+        Some(&BTreeSet::new()),
+        "the result model is the bottom of the graph"
+    );
+}
