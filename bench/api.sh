@@ -4,7 +4,9 @@
 #
 #   bench/api.sh [DURATION_SECONDS] [CONNECTIONS]
 #
-# Needs: wrk (apt-get install -y wrk), PostgreSQL (DATABASE_URL, default the local one).
+# Needs: wrk, jq, PostgreSQL (BENCH_PG_URL, default the local one, without database name).
+# Env:   FLOWGATE_BIN, BARE_BIN  prebuilt release binaries (flowgate, examples/bare_baseline);
+#        without both, builds them with cargo. WRK_OUT=FILE keeps the raw wrk outputs.
 # Bounded: each wrk run lasts DURATION seconds (default 10) on 127.0.0.1 only.
 set -euo pipefail
 
@@ -15,8 +17,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PG_BASE="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME="flowgate_bench_$$"
 DB_URL="$PG_BASE/$DB_NAME"
-PORT_REF=18090
-PORT_BARE=18091
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT_REF="$(free_port)"
+PORT_BARE="$(free_port)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK="$(mktemp -d)"
 PIDS=()
@@ -26,18 +29,22 @@ cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $DB_NAME" >/dev/null 2>&1 || true
+  psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 3; }
 
-echo "building (release)..." >&2
-cargo build --release -q --bin flowgate
-cargo build --release -q -p flowgate-server --example bare_baseline
-BIN="$CARGO_TARGET_DIR/release/flowgate"
-BARE="$CARGO_TARGET_DIR/release/examples/bare_baseline"
+cd "$ROOT"
+# FLOWGATE_BIN / BARE_BIN: prebuilt release binaries (skips the build).
+BIN="${FLOWGATE_BIN:-$CARGO_TARGET_DIR/release/flowgate}"
+BARE="${BARE_BIN:-$CARGO_TARGET_DIR/release/examples/bare_baseline}"
+if [ -z "${FLOWGATE_BIN:-}" ] || [ -z "${BARE_BIN:-}" ]; then
+  echo "building (release)..." >&2
+  cargo build --release -q -p flowgate --bin flowgate -p flowgate-server --example bare_baseline
+fi
+command -v jq >/dev/null || { echo "jq is not installed: apt-get install -y jq" >&2; exit 3; }
 
 psql "$PG_BASE/postgres" -qc "CREATE DATABASE $DB_NAME" >/dev/null
 
@@ -56,17 +63,19 @@ wait_http() {
 PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT_REF/health"
 CREDS="$("$BIN" tenant create --name bench --database-url "$DB_URL")"
-KEY="$(printf '%s' "$CREDS" | sed -n 's/.*"api_key": "\([^"]*\)".*/\1/p')"
+KEY="$(printf '%s' "$CREDS" | jq -r .api_key)"
 FLOW_ID="$(curl -fsS -X POST "http://127.0.0.1:$PORT_REF/api/v1/flows" \
   -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"flow_type":"discovery","initial_data":{"raw_data":[{"application_name":"crm"}]}}' |
-  sed -n 's/.*"flow_id":"\([^"]*\)".*/\1/p')"
+  jq -r .flow_id)"
+[ -n "$FLOW_ID" ] && [ "$FLOW_ID" != null ] || { echo "could not create the flow to read" >&2; exit 3; }
 
 DATABASE_URL="$DB_URL" "$BARE" "127.0.0.1:$PORT_BARE" >"$WORK/bare.out" 2>&1 &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$PORT_BARE/rows/00000000-0000-0000-0000-000000000000" || true
-sleep 0.5
+# The baseline prints the seeded row's id once its table exists, then listens.
+for _ in $(seq 1 100); do [ -s "$WORK/bare.out" ] && break; sleep 0.1; done
 ROW_ID="$(head -n1 "$WORK/bare.out")"
+wait_http "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID"
 
 cat >"$WORK/post_ref.lua" <<LUA
 wrk.method = "POST"
@@ -83,27 +92,35 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"flow_type":"discovery","initial_data":{"raw_data":[{"application_name":"crm"}]}}'
 LUA
 
-rate() { # url [script]
-  local out
-  if [ -n "${2:-}" ]; then
-    out="$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$2" "$1")"
+rate() { # name url [script]: prints "req/s p50 p99" and keeps wrk's output
+  local name="$1" url="$2" out
+  if [ -n "${3:-}" ]; then
+    out="$(wrk --latency -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$3" "$url")"
   else
-    out="$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$1")"
+    out="$(wrk --latency -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$url")"
   fi
-  if printf '%s' "$out" | grep -q "Non-2xx"; then
-    echo "non-2xx responses from $1:" >&2
+  printf '== %s: %s\n%s\n' "$name" "$url" "$out" >>"$WORK/wrk.txt"
+  if printf '%s' "$out" | grep -q "Non-2xx\|Socket errors"; then
+    echo "errors from $url:" >&2
     printf '%s\n' "$out" >&2
     exit 1
   fi
-  printf '%s' "$out" | awk '/Requests\/sec/ {print $2}'
+  printf '%s' "$out" | awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
 }
 
-BARE_GET="$(rate "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")"
-REF_GET="$(rate "http://127.0.0.1:$PORT_REF/api/v1/flows/$FLOW_ID" "$WORK/get_ref.lua")"
-BARE_POST="$(rate "http://127.0.0.1:$PORT_BARE/rows" "$WORK/post_bare.lua")"
-REF_POST="$(rate "http://127.0.0.1:$PORT_REF/api/v1/flows" "$WORK/post_ref.lua")"
+read -r BARE_GET BARE_GET_P50 BARE_GET_P99 < <(rate "bare GET" "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")
+read -r REF_GET REF_GET_P50 REF_GET_P99 < <(rate "ref GET" "http://127.0.0.1:$PORT_REF/api/v1/flows/$FLOW_ID" "$WORK/get_ref.lua")
+read -r BARE_POST BARE_POST_P50 BARE_POST_P99 < <(rate "bare POST" "http://127.0.0.1:$PORT_BARE/rows" "$WORK/post_bare.lua")
+read -r REF_POST REF_POST_P50 REF_POST_P99 < <(rate "ref POST" "http://127.0.0.1:$PORT_REF/api/v1/flows" "$WORK/post_ref.lua")
+for v in "$BARE_GET" "$REF_GET" "$BARE_POST" "$REF_POST"; do
+  [ -n "$v" ] || { echo "a wrk run failed:" >&2; cat "$WORK/wrk.txt" >&2; exit 1; }
+done
+if [ -n "${WRK_OUT:-}" ]; then cp "$WORK/wrk.txt" "$WRK_OUT"; fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '%-34s %12s %12s %8s\n' "endpoint (wrk ${THREADS}t/${CONNS}c/${DURATION}s)" "req/s" "baseline" "ratio"
-printf '%-34s %12s %12s %8s\n' "GET /api/v1/flows/{id}" "$REF_GET" "$BARE_GET" "$(ratio "$REF_GET" "$BARE_GET")"
-printf '%-34s %12s %12s %8s\n' "POST /api/v1/flows" "$REF_POST" "$BARE_POST" "$(ratio "$REF_POST" "$BARE_POST")"
+printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "wrk ${THREADS}t/${CONNS}c/${DURATION}s" \
+  "req/s" "p50" "p99" "base req/s" "base p50" "base p99" "ratio"
+printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "GET /api/v1/flows/{id}" "$REF_GET" "$REF_GET_P50" \
+  "$REF_GET_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "$(ratio "$REF_GET" "$BARE_GET")"
+printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "POST /api/v1/flows" "$REF_POST" "$REF_POST_P50" \
+  "$REF_POST_P99" "$BARE_POST" "$BARE_POST_P50" "$BARE_POST_P99" "$(ratio "$REF_POST" "$BARE_POST")"

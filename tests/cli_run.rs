@@ -21,7 +21,13 @@ fn unreachable_target_exits_3_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write(dir.path(), "stopped.target.yaml", PROFILE);
     let scenario = write(dir.path(), "health.yaml", SCENARIO);
-    let out = flowgate().arg("run").arg(&scenario).arg("--target").arg(&profile).output().unwrap();
+    let out = flowgate()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--target")
+        .arg(&profile)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
     assert!(
@@ -35,23 +41,51 @@ fn unreachable_target_exits_3_naming_the_url() {
 fn malformed_scenario_exits_2_with_position() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write(dir.path(), "stopped.target.yaml", PROFILE);
-    let scenario = write(dir.path(), "bad.yaml", &SCENARIO.replace("expect:", "expectt:"));
-    let out = flowgate().arg("run").arg(&scenario).arg("--target").arg(&profile).output().unwrap();
+    let scenario = write(
+        dir.path(),
+        "bad.yaml",
+        &SCENARIO.replace("expect:", "expectt:"),
+    );
+    let out = flowgate()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--target")
+        .arg(&profile)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(stderr.contains("bad.yaml:7:5: "), "stderr: {stderr}");
-    assert!(stderr.contains("unknown field `expectt`"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("unknown field `expectt`"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]
 fn missing_environment_variable_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = write(dir.path(), "p.target.yaml", &PROFILE.replace("http://127.0.0.1:1", "${env:FLOWGATE_TEST_SURELY_UNSET}"));
+    let profile = write(
+        dir.path(),
+        "p.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", "${env:FLOWGATE_TEST_SURELY_UNSET}"),
+    );
     let scenario = write(dir.path(), "health.yaml", SCENARIO);
-    let out = flowgate().arg("run").arg(&scenario).arg("--target").arg(&profile).output().unwrap();
+    let out = flowgate()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--target")
+        .arg(&profile)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("p.target.yaml:2:11: environment variable `FLOWGATE_TEST_SURELY_UNSET` is not set"), "stderr: {stderr}");
+    assert!(
+        stderr.contains(
+            "p.target.yaml:2:11: environment variable `FLOWGATE_TEST_SURELY_UNSET` is not set"
+        ),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]

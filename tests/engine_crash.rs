@@ -60,10 +60,15 @@ impl Drop for TestDb {
                 .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
-                    if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url()).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&admin)
-                            .await;
+                    if let Ok(admin) = PgPoolOptions::new()
+                        .max_connections(1)
+                        .connect(&admin_url())
+                        .await
+                    {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
                     }
                 });
             }
@@ -120,7 +125,10 @@ impl ServerProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("flowgate serve exited early: {status}");
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "server never became healthy");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "server never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -163,7 +171,11 @@ async fn count(pool: &PgPool, sql: &str) -> i64 {
 async fn wait_all_terminal(pool: &PgPool, total: i64, limit: Duration) {
     let start = Instant::now();
     loop {
-        let done = count(pool, "SELECT COUNT(*) FROM flows WHERE status IN ('completed', 'failed', 'cancelled')").await;
+        let done = count(
+            pool,
+            "SELECT COUNT(*) FROM flows WHERE status IN ('completed', 'failed', 'cancelled')",
+        )
+        .await;
         if done == total {
             return;
         }
@@ -207,14 +219,26 @@ async fn tenant_key(url: &str) -> String {
 async fn killed_process_flows_are_taken_over_and_recorded_once() {
     let db = TestDb::create("flowgate_crash").await;
     let key = tenant_key(&db.url).await;
-    let pool = PgPoolOptions::new().max_connections(2).connect(&db.url).await.expect("pool");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .expect("pool");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
 
     let mut first = ServerProcess::start(&db.url, 4, 2000);
     first.wait_healthy(&client).await;
     // Slow phases (400 ms each) so that the kill lands mid-phase.
     let slow: serde_json::Map<String, Value> = [
-        "data_import", "field_mapping", "data_cleansing", "asset_creation", "asset_inventory", "dependency_analysis",
+        "data_import",
+        "field_mapping",
+        "data_cleansing",
+        "asset_creation",
+        "asset_inventory",
+        "dependency_analysis",
     ]
     .iter()
     .map(|p| (p.to_string(), json!({"delay_ms": 400})))
@@ -231,16 +255,31 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
     // Kill once some phases completed and others are running.
     let start = Instant::now();
     loop {
-        let completed = count(&pool, "SELECT COUNT(*) FROM flow_events WHERE kind = 'phase_completed'").await;
-        let running = count(&pool, "SELECT COUNT(*) FROM flow_phases WHERE status = 'running'").await;
+        let completed = count(
+            &pool,
+            "SELECT COUNT(*) FROM flow_events WHERE kind = 'phase_completed'",
+        )
+        .await;
+        let running = count(
+            &pool,
+            "SELECT COUNT(*) FROM flow_phases WHERE status = 'running'",
+        )
+        .await;
         if completed >= 4 && running >= 1 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the first server never got going");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first server never got going"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill();
-    let leased = count(&pool, "SELECT COUNT(*) FROM flows WHERE lease_owner IS NOT NULL").await;
+    let leased = count(
+        &pool,
+        "SELECT COUNT(*) FROM flows WHERE lease_owner IS NOT NULL",
+    )
+    .await;
     assert!(leased >= 1, "the kill should leave leases behind");
 
     let mut second = ServerProcess::start(&db.url, 4, 2000);
@@ -248,7 +287,11 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
     wait_all_terminal(&pool, FLOWS, Duration::from_secs(120)).await;
 
     assert_eq!(
-        count(&pool, "SELECT COUNT(*) FROM flows WHERE status = 'completed'").await,
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM flows WHERE status = 'completed'"
+        )
+        .await,
         FLOWS
     );
     assert_eq!(not_exactly_once(&pool, "phase_completed").await, vec![]);
@@ -268,8 +311,15 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
 async fn two_processes_run_200_flows_without_running_a_phase_twice() {
     let db = TestDb::create("flowgate_scale").await;
     let key = tenant_key(&db.url).await;
-    let pool = PgPoolOptions::new().max_connections(2).connect(&db.url).await.expect("pool");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .expect("pool");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
 
     let mut a = ServerProcess::start(&db.url, 4, 10_000);
     let mut b = ServerProcess::start(&db.url, 4, 10_000);
@@ -284,14 +334,19 @@ async fn two_processes_run_200_flows_without_running_a_phase_twice() {
         ]},
     });
     const FLOWS: i64 = 200;
-    let mut creates = futures_lite_join(&client, &[&a.base_url, &b.base_url], &key, &body, FLOWS).await;
+    let mut creates =
+        futures_lite_join(&client, &[&a.base_url, &b.base_url], &key, &body, FLOWS).await;
     creates.sort();
     creates.dedup();
     assert_eq!(creates.len() as i64, FLOWS);
     wait_all_terminal(&pool, FLOWS, Duration::from_secs(300)).await;
 
     assert_eq!(
-        count(&pool, "SELECT COUNT(*) FROM flows WHERE status = 'completed'").await,
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM flows WHERE status = 'completed'"
+        )
+        .await,
         FLOWS
     );
     assert_eq!(not_exactly_once(&pool, "phase_started").await, vec![]);
@@ -306,14 +361,24 @@ async fn two_processes_run_200_flows_without_running_a_phase_twice() {
     .into_iter()
     .map(|r| r.get("pid"))
     .collect();
-    assert_eq!(pids.len(), 2, "expected both processes to claim flows: {pids:?}");
+    assert_eq!(
+        pids.len(),
+        2,
+        "expected both processes to claim flows: {pids:?}"
+    );
     a.kill();
     b.kill();
     pool.close().await;
 }
 
 /// Creates `n` flows, alternating between the servers, 8 requests in flight.
-async fn futures_lite_join(client: &reqwest::Client, bases: &[&str], key: &str, body: &Value, n: i64) -> Vec<String> {
+async fn futures_lite_join(
+    client: &reqwest::Client,
+    bases: &[&str],
+    key: &str,
+    body: &Value,
+    n: i64,
+) -> Vec<String> {
     let mut ids = Vec::new();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {

@@ -114,8 +114,7 @@ fn values_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
         }
         _ => a == b,
@@ -166,8 +165,22 @@ fn mismatch(subject: &str, op: &str, expected: String, actual: Option<&Value>) -
 /// Parses an assertion value: scalar → equals, list → one_of, object → operators.
 pub fn operators_of(spec: &Value) -> Result<Operators, String> {
     match spec {
-        Value::Object(_) => serde_json::from_value::<Operators>(spec.clone())
-            .map_err(|e| format!("invalid assertion: {e}")),
+        Value::Object(map) => {
+            // An operator with a null value would deserialize to "not set" and the
+            // assertion would silently hold: reject it, and an empty object, instead.
+            if map.is_empty() {
+                return Err(
+                    "invalid assertion: an operator object needs at least one operator".into(),
+                );
+            }
+            if let Some((key, _)) = map.iter().find(|(_, v)| v.is_null()) {
+                return Err(format!(
+                    "invalid assertion: `{key}: null` would check nothing; to assert a JSON null write `type: \"null\"`"
+                ));
+            }
+            serde_json::from_value::<Operators>(spec.clone())
+                .map_err(|e| format!("invalid assertion: {e}"))
+        }
         Value::Array(items) => Ok(Operators {
             one_of: Some(items.clone()),
             ..Operators::default()
@@ -180,7 +193,11 @@ pub fn operators_of(spec: &Value) -> Result<Operators, String> {
 }
 
 /// Checks one (already interpolated) assertion against a value (`None` = absent).
-pub fn check_assertion(subject: &str, spec: &Value, actual: Option<&Value>) -> Result<(), Mismatch> {
+pub fn check_assertion(
+    subject: &str,
+    spec: &Value,
+    actual: Option<&Value>,
+) -> Result<(), Mismatch> {
     let ops = operators_of(spec).map_err(|e| Mismatch {
         message: format!("{subject}: {e}"),
         expected: spec.to_string(),
@@ -190,15 +207,14 @@ pub fn check_assertion(subject: &str, spec: &Value, actual: Option<&Value>) -> R
 }
 
 /// Checks a set of operators; all must hold.
-pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -> Result<(), Mismatch> {
+pub fn check_operators(
+    subject: &str,
+    ops: &Operators,
+    actual: Option<&Value>,
+) -> Result<(), Mismatch> {
     if let Some(want) = ops.exists {
         if want != actual.is_some() {
-            return Err(mismatch(
-                subject,
-                "exists",
-                want.to_string(),
-                actual,
-            ));
+            return Err(mismatch(subject, "exists", want.to_string(), actual));
         }
     }
     let only_exists = ops.exists.is_some()
@@ -223,8 +239,9 @@ pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -
     }
     let Some(v) = actual else {
         // Absent: only negative checks can hold.
-        if ops.not_equals.is_some() || ops.not_one_of.is_some() || ops.not_contains.is_some() {
-            if ops.equals.is_none()
+        let negative_only =
+            (ops.not_equals.is_some() || ops.not_one_of.is_some() || ops.not_contains.is_some())
+                && ops.equals.is_none()
                 && ops.one_of.is_none()
                 && ops.contains.is_none()
                 && ops.matches.is_none()
@@ -236,10 +253,9 @@ pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -
                 && ops.gte.is_none()
                 && ops.lt.is_none()
                 && ops.lte.is_none()
-                && ops.not_empty.is_none()
-            {
-                return Ok(());
-            }
+                && ops.not_empty.is_none();
+        if negative_only {
+            return Ok(());
         }
         return Err(Mismatch {
             message: format!("{subject}: expected a value, got absent"),
@@ -259,12 +275,22 @@ pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -
     }
     if let Some(list) = &ops.one_of {
         if !list.iter().any(|e| values_equal(v, e)) {
-            return Err(mismatch(subject, "one_of", Value::Array(list.clone()).to_string(), Some(v)));
+            return Err(mismatch(
+                subject,
+                "one_of",
+                Value::Array(list.clone()).to_string(),
+                Some(v),
+            ));
         }
     }
     if let Some(list) = &ops.not_one_of {
         if list.iter().any(|e| values_equal(v, e)) {
-            return Err(mismatch(subject, "not_one_of", Value::Array(list.clone()).to_string(), Some(v)));
+            return Err(mismatch(
+                subject,
+                "not_one_of",
+                Value::Array(list.clone()).to_string(),
+                Some(v),
+            ));
         }
     }
     if let Some(needle) = &ops.contains {
@@ -291,20 +317,33 @@ pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -
             actual: show(Some(v)),
         })?;
         if !re.is_match(&value_text(v)) {
-            return Err(mismatch(subject, "matches", format!("/{pattern}/"), Some(v)));
+            return Err(mismatch(
+                subject,
+                "matches",
+                format!("/{pattern}/"),
+                Some(v),
+            ));
         }
     }
     if let Some(t) = ops.json_type {
         if !has_type(v, t) {
             let name = format!("{t:?}").to_ascii_lowercase();
             return Err(Mismatch {
-                message: format!("{subject}: expected type {name}, got {} {}", type_name(v), show(Some(v))),
+                message: format!(
+                    "{subject}: expected type {name}, got {} {}",
+                    type_name(v),
+                    show(Some(v))
+                ),
                 expected: format!("type {name}"),
                 actual: show(Some(v)),
             });
         }
     }
-    for (op, bound) in [("length", ops.length), ("min_length", ops.min_length), ("max_length", ops.max_length)] {
+    for (op, bound) in [
+        ("length", ops.length),
+        ("min_length", ops.min_length),
+        ("max_length", ops.max_length),
+    ] {
         let Some(bound) = bound else { continue };
         let Some(len) = length(v) else {
             return Err(mismatch(subject, op, bound.to_string(), Some(v)));
@@ -322,7 +361,12 @@ pub fn check_operators(subject: &str, ops: &Operators, actual: Option<&Value>) -
             });
         }
     }
-    for (op, bound) in [("gt", &ops.gt), ("gte", &ops.gte), ("lt", &ops.lt), ("lte", &ops.lte)] {
+    for (op, bound) in [
+        ("gt", &ops.gt),
+        ("gte", &ops.gte),
+        ("lt", &ops.lt),
+        ("lte", &ops.lte),
+    ] {
         let Some(bound) = bound else { continue };
         let (Some(x), Some(b)) = (num(v), num(bound)) else {
             return Err(mismatch(subject, op, bound.to_string(), Some(v)));
@@ -419,6 +463,12 @@ pub fn check_expect(expect: &Expect, resp: &ResponseData, vars: &Vars) -> Result
         let doc = resp.json();
         for (path, spec) in &expect.json {
             let spec = interp(spec)?;
+            // JSONPaths may hold `{{ var }}` too (e.g. a filter on a captured id).
+            let path = &vars.interpolate(path).map_err(|e| Mismatch {
+                message: e.0.clone(),
+                expected: spec.to_string(),
+                actual: "not evaluated".into(),
+            })?;
             let actual = match &doc {
                 Some(d) => query_json(path, d).map_err(|e| Mismatch {
                     message: e,
@@ -438,7 +488,8 @@ pub fn check_expect(expect: &Expect, resp: &ResponseData, vars: &Vars) -> Result
         if let Some(schema) = &expect.schema {
             let Some(doc) = &doc else {
                 return Err(Mismatch {
-                    message: "the response body is not JSON (a JSON Schema was expected to hold)".into(),
+                    message: "the response body is not JSON (a JSON Schema was expected to hold)"
+                        .into(),
                     expected: "a JSON body matching the schema".into(),
                     actual: "non-JSON body".into(),
                 });
@@ -455,7 +506,10 @@ pub fn check_expect(expect: &Expect, resp: &ResponseData, vars: &Vars) -> Result
                 .collect();
             if !errors.is_empty() {
                 return Err(Mismatch {
-                    message: format!("response does not match the JSON Schema: {}", errors.join("; ")),
+                    message: format!(
+                        "response does not match the JSON Schema: {}",
+                        errors.join("; ")
+                    ),
                     expected: "matches the JSON Schema".into(),
                     actual: errors.join("; "),
                 });
@@ -499,10 +553,22 @@ mod tests {
         assert!(check_assertion("a", &json!("hello"), q("$.a").as_ref()).is_ok());
         assert!(check_assertion("a", &json!("nope"), q("$.a").as_ref()).is_err());
         assert!(check_assertion("n", &json!({"gt": 2, "lte": 3}), q("$.n").as_ref()).is_ok());
-        assert!(check_assertion("ids", &json!({"contains": 2}), q("$.items[*].id").as_ref()).is_ok());
-        assert!(check_assertion("ids", &json!({"not_contains": [3, 4]}), q("$.items[*].id").as_ref()).is_ok());
+        assert!(
+            check_assertion("ids", &json!({"contains": 2}), q("$.items[*].id").as_ref()).is_ok()
+        );
+        assert!(check_assertion(
+            "ids",
+            &json!({"not_contains": [3, 4]}),
+            q("$.items[*].id").as_ref()
+        )
+        .is_ok());
         assert!(check_assertion("x", &json!({"exists": false}), q("$.x").as_ref()).is_ok());
         assert!(check_assertion("x", &json!({"not_equals": 1}), q("$.x").as_ref()).is_ok());
-        assert!(check_assertion("none", &json!({"length": 0}), q("$.items[?@.id > 5]").as_ref()).is_ok());
+        assert!(check_assertion(
+            "none",
+            &json!({"length": 0}),
+            q("$.items[?@.id > 5]").as_ref()
+        )
+        .is_ok());
     }
 }

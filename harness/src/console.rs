@@ -59,11 +59,25 @@ impl ConsoleProgress {
 
 impl Progress for ConsoleProgress {
     fn scenario_finished(&self, done: usize, total: usize, r: &ScenarioResult) {
-        self.line(done, total, r.outcome, r.severity.as_str(), &r.id, r.duration_ms);
+        self.line(
+            done,
+            total,
+            r.outcome,
+            r.severity.as_str(),
+            &r.id,
+            r.duration_ms,
+        );
     }
 
     fn load_finished(&self, done: usize, total: usize, r: &LoadResult) {
-        self.line(done, total, r.outcome, r.severity.as_str(), &r.id, r.duration_ms);
+        self.line(
+            done,
+            total,
+            r.outcome,
+            r.severity.as_str(),
+            &r.id,
+            r.duration_ms,
+        );
     }
 }
 
@@ -86,7 +100,7 @@ fn failure_text(out: &mut String, path: &str, f: &Failure) {
     }
 }
 
-fn deepest_failure<'a>(s: &'a StepResult, path: String) -> Option<(String, &'a Failure)> {
+fn deepest_failure(s: &StepResult, path: String) -> Option<(String, &Failure)> {
     for c in &s.children {
         if matches!(c.outcome, Outcome::Failed | Outcome::Error) {
             if let Some(found) = deepest_failure(c, format!("{path} › {}", c.name)) {
@@ -107,7 +121,11 @@ pub fn failure_details(report: &RunReport) -> String {
         }
         out.push_str(&format!(
             "\n{} {} [{}] {} ({})\n",
-            if s.outcome == Outcome::Error { "ERROR" } else { "FAIL" },
+            if s.outcome == Outcome::Error {
+                "ERROR"
+            } else {
+                "FAIL"
+            },
             s.id,
             s.severity.as_str(),
             s.name,
@@ -124,7 +142,10 @@ pub fn failure_details(report: &RunReport) -> String {
                     )),
                 }
                 if !st.states_seen.is_empty() {
-                    out.push_str(&format!("    states seen: {}\n", st.states_seen.join(" → ")));
+                    out.push_str(&format!(
+                        "    states seen: {}\n",
+                        st.states_seen.join(" → ")
+                    ));
                 }
             }
         }
@@ -134,9 +155,17 @@ pub fn failure_details(report: &RunReport) -> String {
     }
     for l in &report.load {
         if matches!(l.outcome, Outcome::Failed | Outcome::Error) {
-            out.push_str(&format!("\nFAIL {} [{}] {}\n", l.id, l.severity.as_str(), l.name));
+            out.push_str(&format!(
+                "\nFAIL {} [{}] {}\n",
+                l.id,
+                l.severity.as_str(),
+                l.name
+            ));
             for t in l.thresholds.iter().filter(|t| !t.passed) {
-                out.push_str(&format!("    threshold `{}`: observed {} {}\n", t.expression, t.observed, t.unit));
+                out.push_str(&format!(
+                    "    threshold `{}`: observed {} {}\n",
+                    t.expression, t.observed, t.unit
+                ));
             }
             for n in &l.notes {
                 out.push_str(&format!("    {n}\n"));

@@ -52,9 +52,7 @@ impl From<LoadError> for LoadErrors {
 
 fn location_suffix() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"\s+at line \d+ column \d+").unwrap_or_else(|_| unreachable!())
-    })
+    RE.get_or_init(|| Regex::new(r"\s+at line \d+ column \d+").unwrap_or_else(|_| unreachable!()))
 }
 
 impl LoadError {

@@ -110,7 +110,10 @@ pub fn prepare_request(
         url,
         headers,
         body,
-        timeout: spec.timeout.map(|d| d.0).unwrap_or_else(|| profile.request_timeout()),
+        timeout: spec
+            .timeout
+            .map(|d| d.0)
+            .unwrap_or_else(|| profile.request_timeout()),
         identity,
         generated_body_size,
     })
@@ -198,10 +201,59 @@ pub fn build_client() -> Result<reqwest::Client, String> {
 }
 
 /// Sends a prepared request and reads the whole body.
+///
+/// An idempotent request that fails because the server closed a pooled keep-alive
+/// connection as it was reused (a race any HTTP client meets, e.g. after a server answered
+/// 413 without reading a body) is sent once more, as RFC 9110 §9.2.2 allows; any other
+/// transport error is reported as it is.
 pub async fn send(
     client: &reqwest::Client,
     req: &PreparedRequest,
 ) -> Result<ResponseData, TransportError> {
+    match send_once(client, req).await {
+        Err(SendError::Closed(_)) if req.method.is_idempotent() => send_once(client, req)
+            .await
+            .map_err(|e| e.into_transport(req.timeout)),
+        other => other.map_err(|e| e.into_transport(req.timeout)),
+    }
+}
+
+enum SendError {
+    /// The connection was closed before the response arrived.
+    Closed(reqwest::Error),
+    Other(reqwest::Error),
+}
+
+impl SendError {
+    fn new(e: reqwest::Error) -> Self {
+        let mut source = std::error::Error::source(&e);
+        let mut closed = false;
+        while let Some(s) = source {
+            if let Some(h) = s.downcast_ref::<hyper::Error>() {
+                closed = h.is_incomplete_message();
+                break;
+            }
+            source = s.source();
+        }
+        if closed {
+            SendError::Closed(e)
+        } else {
+            SendError::Other(e)
+        }
+    }
+
+    fn into_transport(self, timeout: std::time::Duration) -> TransportError {
+        let (SendError::Closed(e) | SendError::Other(e)) = self;
+        TransportError {
+            message: describe_transport_error(&e, timeout),
+        }
+    }
+}
+
+async fn send_once(
+    client: &reqwest::Client,
+    req: &PreparedRequest,
+) -> Result<ResponseData, SendError> {
     let mut builder = client
         .request(req.method.clone(), &req.url)
         .timeout(req.timeout);
@@ -212,10 +264,7 @@ pub async fn send(
         builder = builder.body(body.clone());
     }
     let started = Instant::now();
-    let fail = |e: reqwest::Error| TransportError {
-        message: describe_transport_error(&e, req.timeout),
-    };
-    let resp = builder.send().await.map_err(fail)?;
+    let resp = builder.send().await.map_err(SendError::new)?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -227,7 +276,7 @@ pub async fn send(
             )
         })
         .collect();
-    let body = resp.bytes().await.map_err(fail)?.to_vec();
+    let body = resp.bytes().await.map_err(SendError::new)?.to_vec();
     Ok(ResponseData {
         status,
         headers,

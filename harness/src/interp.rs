@@ -41,15 +41,21 @@ pub(crate) fn placeholders(text: &str) -> Result<Vec<Placeholder>, String> {
         let name = cap.get(1).map(|m| m.as_str()).unwrap_or("").to_string();
         let filter = cap.get(2).map(|m| m.as_str().to_string());
         if name.is_empty()
-            || !name
-                .split('.')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+            || !name.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            })
         {
             return Err(format!("malformed placeholder `{}`", &cap[0]));
         }
         if let Some(f) = &filter {
             if f != "json" && f != "len" {
-                return Err(format!("unknown filter `{f}` in `{}` (known: json, len)", &cap[0]));
+                return Err(format!(
+                    "unknown filter `{f}` in `{}` (known: json, len)",
+                    &cap[0]
+                ));
             }
         }
         out.push(Placeholder { name, filter });
@@ -188,7 +194,9 @@ impl Vars {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
         for cap in placeholder_re().captures_iter(text) {
-            let m = cap.get(0).ok_or_else(|| InterpError("bad placeholder".into()))?;
+            let m = cap
+                .get(0)
+                .ok_or_else(|| InterpError("bad placeholder".into()))?;
             let ps = placeholders(m.as_str()).map_err(InterpError)?;
             let p = ps
                 .into_iter()
@@ -401,10 +409,16 @@ mod tests {
         assert_eq!(v.interpolate("a-{{ n }}-{{flow.name}}").unwrap(), "a-3-x");
         assert_eq!(v.interpolate_value(&json!("{{ n }}")).unwrap(), json!(3));
         assert_eq!(v.interpolate("{{ flow.ids | len }}").unwrap(), "2");
-        assert_eq!(v.interpolate("{{ flow | json }}").unwrap(), r#"{"name":"x","ids":[1,2]}"#);
+        assert_eq!(
+            v.interpolate("{{ flow | json }}").unwrap(),
+            r#"{"name":"x","ids":[1,2]}"#
+        );
         assert_eq!(v.interpolate("{{ run_id }}").unwrap(), "run1");
         assert!(v.interpolate("{{ nope }}").is_err());
-        assert_ne!(v.interpolate("{{ uuid }}").unwrap(), v.interpolate("{{ uuid }}").unwrap());
+        assert_ne!(
+            v.interpolate("{{ uuid }}").unwrap(),
+            v.interpolate("{{ uuid }}").unwrap()
+        );
     }
 
     #[test]
@@ -412,12 +426,20 @@ mod tests {
         let env = EnvMap(HashMap::from([("K".to_string(), "s3cr3t".to_string())]));
         let mut secrets = BTreeSet::new();
         assert_eq!(
-            expand_env("Bearer ${secret:K} ${env:MISSING:-dflt}", &env, &mut secrets).unwrap(),
+            expand_env(
+                "Bearer ${secret:K} ${env:MISSING:-dflt}",
+                &env,
+                &mut secrets
+            )
+            .unwrap(),
             "Bearer s3cr3t dflt"
         );
         assert!(secrets.contains("s3cr3t"));
         assert!(expand_env("${env:MISSING}", &env, &mut secrets).is_err());
         let m = Masker::new(secrets);
-        assert_eq!(m.mask("Authorization: Bearer s3cr3t"), "Authorization: Bearer ***");
+        assert_eq!(
+            m.mask("Authorization: Bearer s3cr3t"),
+            "Authorization: Bearer ***"
+        );
     }
 }

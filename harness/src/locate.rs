@@ -172,10 +172,26 @@ mod tests {
     fn indexes_nested_nodes() {
         let text = "name: x\nsteps:\n  - name: a\n    request: { method: GET, path: /p }\n";
         let idx = PosIndex::build(text);
-        let p = YamlPath::default().key("steps").index(0).key("request").key("path");
-        assert_eq!(idx.value(&p), Some(Pos { line: 4, column: 35 }));
+        let p = YamlPath::default()
+            .key("steps")
+            .index(0)
+            .key("request")
+            .key("path");
+        assert_eq!(
+            idx.value(&p),
+            Some(Pos {
+                line: 4,
+                column: 35
+            })
+        );
         let k = YamlPath::default().key("steps").index(0).key("name");
         assert_eq!(idx.key(&k), Some(Pos { line: 3, column: 5 }));
-        assert_eq!(idx.value(&k), Some(Pos { line: 3, column: 11 }));
+        assert_eq!(
+            idx.value(&k),
+            Some(Pos {
+                line: 3,
+                column: 11
+            })
+        );
     }
 }

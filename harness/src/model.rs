@@ -305,7 +305,7 @@ pub struct Expect {
 /// an operator object.
 #[derive(JsonSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub(crate) enum AssertionSchema {
     Operators(Operators),
     OneOf(Vec<Value>),
@@ -370,7 +370,10 @@ pub struct Operators {
 
 /// Where a captured value comes from.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged, expecting = "a JSONPath string, `{ header: NAME }` or `{ status: true }`")]
+#[serde(
+    untagged,
+    expecting = "a JSONPath string, `{ header: NAME }` or `{ status: true }`"
+)]
 pub enum CaptureSpec {
     /// JSONPath on the response body.
     Json(String),

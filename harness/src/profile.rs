@@ -37,12 +37,15 @@ impl Profile {
         let mut secrets = BTreeSet::new();
         let mut errors = Vec::new();
         let root = YamlPath::default();
-        let mut expand = |s: &mut String, path: YamlPath, errors: &mut Vec<LoadError>| {
-            match expand_env(s, env, &mut secrets) {
+        let mut expand =
+            |s: &mut String, path: YamlPath, errors: &mut Vec<LoadError>| match expand_env(
+                s,
+                env,
+                &mut secrets,
+            ) {
                 Ok(v) => *s = v,
                 Err(msg) => errors.push(LoadError::at(file, &index, &path, false, msg)),
-            }
-        };
+            };
         expand(&mut spec.base_url, root.key("base_url"), &mut errors);
         if let Some(h) = spec.health_path.as_mut() {
             expand(h, root.key("health_path"), &mut errors);
@@ -99,7 +102,11 @@ impl Profile {
                     false,
                     format!(
                         "unknown identity `{d}` (defined: {})",
-                        spec.identities.keys().cloned().collect::<Vec<_>>().join(", ")
+                        spec.identities
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -110,7 +117,11 @@ impl Profile {
                     errors.push(LoadError::at(
                         file,
                         &index,
-                        &root.key("state_machines").key(name).key("transitions").key(state),
+                        &root
+                            .key("state_machines")
+                            .key(name)
+                            .key("transitions")
+                            .key(state),
                         true,
                         format!("terminal state `{state}` cannot have transitions"),
                     ));

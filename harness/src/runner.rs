@@ -9,8 +9,8 @@ use crate::profile::Profile;
 use crate::suite::{captures_of, LoadedScenario, Suite};
 use chrono::Utc;
 use flowgate_reports::{
-    Exchange, Failure, GatingPolicy, LoadResult, Measurement, Outcome, RunReport,
-    ScenarioResult, StepResult, TargetInfo,
+    Exchange, Failure, GatingPolicy, LoadResult, Measurement, Outcome, RunReport, ScenarioResult,
+    StepResult, TargetInfo,
 };
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -118,9 +118,11 @@ async fn probe_with(client: &reqwest::Client, profile: &Profile) -> Result<Targe
         version: None,
         defects: Vec::new(),
     };
-    let resp = send(client, &req)
-        .await
-        .map_err(|e| profile.masker.mask(&format!("cannot reach {url}: {}", e.message)))?;
+    let resp = send(client, &req).await.map_err(|e| {
+        profile
+            .masker
+            .mask(&format!("cannot reach {url}: {}", e.message))
+    })?;
     if let Some(doc) = resp.json() {
         let pick = |path: Option<&String>, default: &str| -> Option<String> {
             let p = path.map(|s| s.as_str()).unwrap_or(default);
@@ -133,7 +135,10 @@ async fn probe_with(client: &reqwest::Client, profile: &Profile) -> Result<Targe
         info.version = pick(profile.spec.version_path.as_ref(), "$.version");
         info.system = pick(profile.spec.system_path.as_ref(), "$.service");
         if let Some(Value::Array(d)) = doc.get("defects") {
-            info.defects = d.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+            info.defects = d
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
         }
     }
     Ok(info)
@@ -162,8 +167,15 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
             defects: Vec::new(),
         },
     };
-    let mut report = RunReport::new(target, GatingPolicy { fail_on: opts.fail_on }, started_at);
-    let selected: Vec<&LoadedScenario> = suite.scenarios.iter().filter(|s| opts.selects(s)).collect();
+    let mut report = RunReport::new(
+        target,
+        GatingPolicy {
+            fail_on: opts.fail_on,
+        },
+        started_at,
+    );
+    let selected: Vec<&LoadedScenario> =
+        suite.scenarios.iter().filter(|s| opts.selects(s)).collect();
     let total = selected.len();
     let stop = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
@@ -178,7 +190,10 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
             let done = &done;
             async move {
                 let result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
-                    Done::Scenario(skipped_result(s, "not run: --fail-fast stopped the run after a failure"))
+                    Done::Scenario(skipped_result(
+                        s,
+                        "not run: --fail-fast stopped the run after a failure",
+                    ))
                 } else {
                     match &client {
                         Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts).await,
@@ -261,7 +276,12 @@ fn skipped_result(s: &LoadedScenario, reason: &str) -> ScenarioResult {
 fn error_result(s: &LoadedScenario, message: &str) -> ScenarioResult {
     let mut r = base_result(s);
     r.outcome = Outcome::Error;
-    r.steps.push(step_result("run", "request", Outcome::Error, Some(simple_failure(message))));
+    r.steps.push(step_result(
+        "run",
+        "request",
+        Outcome::Error,
+        Some(simple_failure(message)),
+    ));
     r
 }
 
@@ -304,10 +324,17 @@ async fn run_one(
         .filter(|c| !profile.spec.capabilities.contains(c))
         .collect();
     if !missing.is_empty() {
-        let list = missing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+        let list = missing
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Done::Scenario(skipped_result(
             s,
-            &format!("requires capability {list}, which profile `{}` does not declare", profile.spec.name),
+            &format!(
+                "requires capability {list}, which profile `{}` does not declare",
+                profile.spec.name
+            ),
         ));
     }
     if s.scenario.load.is_some() {
@@ -319,7 +346,10 @@ async fn run_one(
                 };
                 Done::Load(runner.run_load(s, profile, ctx).await)
             }
-            None => Done::Scenario(skipped_result(s, "load scenario: no load runner in this command (use `flowgate load`)")),
+            None => Done::Scenario(skipped_result(
+                s,
+                "load scenario: no load runner in this command (use `flowgate load`)",
+            )),
         };
     }
     let exec = Exec {
@@ -367,9 +397,14 @@ fn mask_step(s: &mut StepResult, m: &Masker) {
 
 fn mask_failure(f: &mut Failure, m: &Masker) {
     m.mask_in_place(&mut f.message);
-    for x in [&mut f.expected, &mut f.actual, &mut f.response_excerpt, &mut f.curl]
-        .into_iter()
-        .flatten()
+    for x in [
+        &mut f.expected,
+        &mut f.actual,
+        &mut f.response_excerpt,
+        &mut f.curl,
+    ]
+    .into_iter()
+    .flatten()
     {
         m.mask_in_place(x);
     }
@@ -421,7 +456,11 @@ impl Sent {
             message: m.message,
             expected: Some(m.expected),
             actual: Some(m.actual),
-            response_excerpt: self.resp.as_ref().ok().map(|r| excerpt(&r.body, EXCERPT_BYTES)),
+            response_excerpt: self
+                .resp
+                .as_ref()
+                .ok()
+                .map(|r| excerpt(&r.body, EXCERPT_BYTES)),
             curl: Some(self.req.curl()),
         }
     }
@@ -491,7 +530,12 @@ pub struct PollTracker {
 
 impl PollTracker {
     /// Feeds one response body; returns a mismatch when a rule is broken.
-    pub fn observe(&mut self, poll: &Poll, profile: &Profile, doc: Option<&Value>) -> Result<(), Mismatch> {
+    pub fn observe(
+        &mut self,
+        poll: &Poll,
+        profile: &Profile,
+        doc: Option<&Value>,
+    ) -> Result<(), Mismatch> {
         let Some(doc) = doc else { return Ok(()) };
         if let Some(track) = &poll.track {
             if let Ok(Some(v)) = query_json(track, doc) {
@@ -543,7 +587,10 @@ impl PollTracker {
                     match order.values.iter().position(|x| *x == text) {
                         None => {
                             return Err(Mismatch {
-                                message: format!("`{}` is `{text}`, which is not in the declared order", order.path),
+                                message: format!(
+                                    "`{}` is `{text}`, which is not in the declared order",
+                                    order.path
+                                ),
                                 expected: format!("one of {:?}", order.values),
                                 actual: text,
                             })
@@ -596,13 +643,20 @@ impl<'a> Exec<'a> {
         }
         if let Some(e) = init_error {
             result.outcome = Outcome::Error;
-            result.steps.push(step_result("variables", "request", Outcome::Error, Some(simple_failure(&e))));
+            result.steps.push(step_result(
+                "variables",
+                "request",
+                Outcome::Error,
+                Some(simple_failure(&e)),
+            ));
             return result;
         }
 
         let mut outcome = Outcome::Passed;
         if !s.scenario.setup.is_empty() {
-            let group = self.run_group("setup", &s.scenario.setup, &mut vars, None).await;
+            let group = self
+                .run_group("setup", &s.scenario.setup, &mut vars, None)
+                .await;
             outcome = group.outcome;
             result.steps.push(group);
         }
@@ -638,7 +692,13 @@ impl<'a> Exec<'a> {
     }
 
     /// Setup (stops at the first failure) or teardown (every step runs).
-    async fn run_group(&self, kind: &str, steps: &[Step], vars: &mut Vars, identity: Option<&str>) -> StepResult {
+    async fn run_group(
+        &self,
+        kind: &str,
+        steps: &[Step],
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
         let started = Instant::now();
         let (children, outcome) = if kind == "teardown" {
             let mut children = Vec::new();
@@ -653,7 +713,13 @@ impl<'a> Exec<'a> {
         let summary = children
             .iter()
             .find(|c| c.outcome != Outcome::Passed && c.outcome != Outcome::Skipped)
-            .map(|c| format!("step `{}`: {}", c.name, c.summary.clone().unwrap_or_default()));
+            .map(|c| {
+                format!(
+                    "step `{}`: {}",
+                    c.name,
+                    c.summary.clone().unwrap_or_default()
+                )
+            });
         StepResult {
             name: kind.to_string(),
             kind: kind.to_string(),
@@ -668,7 +734,12 @@ impl<'a> Exec<'a> {
     }
 
     /// Runs steps in order; after the first failure the rest are Skipped.
-    async fn run_sequence(&self, steps: &[Step], vars: &mut Vars, identity: Option<&str>) -> (Vec<StepResult>, Outcome) {
+    async fn run_sequence(
+        &self,
+        steps: &[Step],
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> (Vec<StepResult>, Outcome) {
         let mut results = Vec::new();
         let mut outcome = Outcome::Passed;
         for step in steps {
@@ -683,7 +754,12 @@ impl<'a> Exec<'a> {
         (results, outcome)
     }
 
-    fn run_step<'s>(&'s self, step: &'s Step, vars: &'s mut Vars, inherited: Option<&'s str>) -> BoxFuture<'s, StepResult> {
+    fn run_step<'s>(
+        &'s self,
+        step: &'s Step,
+        vars: &'s mut Vars,
+        inherited: Option<&'s str>,
+    ) -> BoxFuture<'s, StepResult> {
         async move {
             if let Some(d) = step.delay {
                 tokio::time::sleep(d.0).await;
@@ -708,7 +784,12 @@ impl<'a> Exec<'a> {
         step_result(&step.name, kind.as_str(), Outcome::Passed, None)
     }
 
-    async fn send_spec(&self, spec: &RequestSpec, vars: &Vars, identity: Option<&str>) -> Result<Sent, Failure> {
+    async fn send_spec(
+        &self,
+        spec: &RequestSpec,
+        vars: &Vars,
+        identity: Option<&str>,
+    ) -> Result<Sent, Failure> {
         let req = prepare_request(spec, vars, self.profile, identity).map_err(|e| Failure {
             message: format!("cannot build the request: {e}"),
             expected: None,
@@ -776,7 +857,11 @@ impl<'a> Exec<'a> {
                 return None;
             }
         };
-        r.summary = Some(format!("{} in {} ms", resp.status, resp.duration.as_millis()));
+        r.summary = Some(format!(
+            "{} in {} ms",
+            resp.status,
+            resp.duration.as_millis()
+        ));
         if let Some(e) = expect {
             self.record_latency(spec, e, &resp);
             if let Err(m) = check_expect(e, &resp, vars) {
@@ -798,11 +883,23 @@ impl<'a> Exec<'a> {
         Some(resp)
     }
 
-    async fn request_step(&self, step: &Step, vars: &mut Vars, identity: Option<&str>) -> StepResult {
+    async fn request_step(
+        &self,
+        step: &Step,
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
         let mut r = self.new_result(step, StepKind::Request);
         if let Some(spec) = &step.request {
-            self.exchange(&mut r, spec, step.expect.as_ref(), step.capture.as_ref(), vars, identity)
-                .await;
+            self.exchange(
+                &mut r,
+                spec,
+                step.expect.as_ref(),
+                step.capture.as_ref(),
+                vars,
+                identity,
+            )
+            .await;
         }
         r
     }
@@ -810,8 +907,14 @@ impl<'a> Exec<'a> {
     async fn poll_step(&self, step: &Step, vars: &mut Vars, identity: Option<&str>) -> StepResult {
         let mut r = self.new_result(step, StepKind::Poll);
         let Some(poll) = &step.poll else { return r };
-        let interval = poll.interval.map(|d| d.0).unwrap_or(Duration::from_millis(200));
-        let timeout = poll.timeout.map(|d| d.0).unwrap_or_else(|| self.profile.poll_timeout());
+        let interval = poll
+            .interval
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_millis(200));
+        let timeout = poll
+            .timeout
+            .map(|d| d.0)
+            .unwrap_or_else(|| self.profile.poll_timeout());
         let started = Instant::now();
         let mut tracker = PollTracker::default();
         let mut attempts = 0usize;
@@ -870,9 +973,16 @@ impl<'a> Exec<'a> {
                         .unwrap_or_default();
                     let why = check_expect(&poll.until, &resp, vars).err();
                     let f = sent.failure(Mismatch {
-                        message: format!("a fail_fast condition matched after {attempts} request(s){state}"),
-                        expected: why.as_ref().map(|m| m.expected.clone()).unwrap_or_else(|| "the `until` condition".into()),
-                        actual: why.map(|m| m.actual).unwrap_or_else(|| "fail_fast matched".into()),
+                        message: format!(
+                            "a fail_fast condition matched after {attempts} request(s){state}"
+                        ),
+                        expected: why
+                            .as_ref()
+                            .map(|m| m.expected.clone())
+                            .unwrap_or_else(|| "the `until` condition".into()),
+                        actual: why
+                            .map(|m| m.actual)
+                            .unwrap_or_else(|| "fail_fast matched".into()),
                     });
                     r.outcome = Outcome::Failed;
                     r.summary = Some(f.message.clone());
@@ -883,7 +993,9 @@ impl<'a> Exec<'a> {
             if started.elapsed() + interval > timeout {
                 let why = check_expect(&poll.until, &resp, vars).err();
                 let state = match (tracker.states.last(), tracker.current_state_age()) {
-                    (Some(s), Some(age)) => format!("; state stayed `{s}` for {:.1} s", age.as_secs_f64()),
+                    (Some(s), Some(age)) => {
+                        format!("; state stayed `{s}` for {:.1} s", age.as_secs_f64())
+                    }
                     _ => String::new(),
                 };
                 let detail = why.as_ref().map(|m| m.message.clone()).unwrap_or_default();
@@ -906,7 +1018,12 @@ impl<'a> Exec<'a> {
         r
     }
 
-    async fn parallel_step(&self, step: &Step, vars: &mut Vars, identity: Option<&str>) -> StepResult {
+    async fn parallel_step(
+        &self,
+        step: &Step,
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
         let mut r = self.new_result(step, StepKind::Parallel);
         let Some(par) = &step.parallel else { return r };
         let captured = captures_of(&par.steps, self.suite);
@@ -916,7 +1033,9 @@ impl<'a> Exec<'a> {
             let captured = &captured;
             async move {
                 let started = Instant::now();
-                let (children, outcome) = self.run_sequence(&par.steps, &mut copy_vars, identity).await;
+                let (children, outcome) = self
+                    .run_sequence(&par.steps, &mut copy_vars, identity)
+                    .await;
                 let caps: BTreeMap<String, Value> = captured
                     .iter()
                     .filter_map(|n| copy_vars.get(n).map(|v| (n.clone(), v.clone())))
@@ -939,9 +1058,16 @@ impl<'a> Exec<'a> {
                 (res, caps)
             }
         });
-        let done: Vec<(StepResult, BTreeMap<String, Value>)> = futures::future::join_all(copies).await;
-        let passed = done.iter().filter(|(c, _)| c.outcome == Outcome::Passed).count() as u32;
-        let errors = done.iter().filter(|(c, _)| c.outcome == Outcome::Error).count();
+        let done: Vec<(StepResult, BTreeMap<String, Value>)> =
+            futures::future::join_all(copies).await;
+        let passed = done
+            .iter()
+            .filter(|(c, _)| c.outcome == Outcome::Passed)
+            .count() as u32;
+        let errors = done
+            .iter()
+            .filter(|(c, _)| c.outcome == Outcome::Error)
+            .count();
         let expect = par.expect.clone().unwrap_or_default();
         let all_passed = expect
             .all_passed
@@ -949,7 +1075,10 @@ impl<'a> Exec<'a> {
         let mut problems: Vec<(String, String, String)> = Vec::new();
         if errors > 0 {
             r.outcome = Outcome::Error;
-            r.summary = Some(format!("{errors} of {} copies could not be carried out", par.copies));
+            r.summary = Some(format!(
+                "{errors} of {} copies could not be carried out",
+                par.copies
+            ));
         }
         if all_passed && passed != par.copies {
             problems.push((
@@ -960,21 +1089,36 @@ impl<'a> Exec<'a> {
         }
         if let Some(max) = expect.max_passed {
             if passed > max {
-                problems.push((format!("{passed} copies passed, at most {max} may"), format!("at most {max} passed"), format!("{passed} passed")));
+                problems.push((
+                    format!("{passed} copies passed, at most {max} may"),
+                    format!("at most {max} passed"),
+                    format!("{passed} passed"),
+                ));
             }
         }
         if let Some(min) = expect.min_passed {
             if passed < min {
-                problems.push((format!("{passed} copies passed, at least {min} must"), format!("at least {min} passed"), format!("{passed} passed")));
+                problems.push((
+                    format!("{passed} copies passed, at least {min} must"),
+                    format!("at least {min} passed"),
+                    format!("{passed} passed"),
+                ));
             }
         }
         for name in &expect.distinct {
             let vals: Vec<&Value> = done.iter().filter_map(|(_, c)| c.get(name)).collect();
             let mut seen = std::collections::HashSet::new();
-            let dups: Vec<String> = vals.iter().filter(|v| !seen.insert(v.to_string())).map(|v| value_text(v)).collect();
+            let dups: Vec<String> = vals
+                .iter()
+                .filter(|v| !seen.insert(v.to_string()))
+                .map(|v| value_text(v))
+                .collect();
             if !dups.is_empty() {
                 problems.push((
-                    format!("`{name}` is not distinct across copies: {} repeated", dups.len()),
+                    format!(
+                        "`{name}` is not distinct across copies: {} repeated",
+                        dups.len()
+                    ),
                     format!("distinct `{name}`"),
                     format!("repeated: {}", dups.join(", ")),
                 ));
@@ -982,17 +1126,24 @@ impl<'a> Exec<'a> {
         }
         for name in &expect.same {
             let vals: Vec<&Value> = done.iter().filter_map(|(_, c)| c.get(name)).collect();
-            let distinct: std::collections::BTreeSet<String> = vals.iter().map(|v| value_text(v)).collect();
+            let distinct: std::collections::BTreeSet<String> =
+                vals.iter().map(|v| value_text(v)).collect();
             if distinct.len() > 1 {
                 problems.push((
-                    format!("`{name}` differs across copies ({} distinct values)", distinct.len()),
+                    format!(
+                        "`{name}` differs across copies ({} distinct values)",
+                        distinct.len()
+                    ),
                     format!("the same `{name}` in every copy"),
                     distinct.into_iter().collect::<Vec<_>>().join(", "),
                 ));
             }
         }
         for (name, cap) in &par.collect {
-            let arr: Vec<Value> = done.iter().filter_map(|(_, c)| c.get(cap).cloned()).collect();
+            let arr: Vec<Value> = done
+                .iter()
+                .filter_map(|(_, c)| c.get(cap).cloned())
+                .collect();
             vars.set(name.clone(), Value::Array(arr));
         }
         if r.outcome != Outcome::Error {
@@ -1000,10 +1151,7 @@ impl<'a> Exec<'a> {
                 r.outcome = Outcome::Failed;
                 r.summary = Some(message.clone());
                 // The first failing copy explains the response.
-                let sample = done
-                    .iter()
-                    .find_map(|(c, _)| first_failure(c))
-                    .cloned();
+                let sample = done.iter().find_map(|(c, _)| first_failure(c)).cloned();
                 r.failure = Some(Failure {
                     message,
                     expected: Some(expected),
@@ -1019,7 +1167,12 @@ impl<'a> Exec<'a> {
         r
     }
 
-    async fn for_each_step(&self, step: &Step, vars: &mut Vars, identity: Option<&str>) -> StepResult {
+    async fn for_each_step(
+        &self,
+        step: &Step,
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
         let mut r = self.new_result(step, StepKind::ForEach);
         let Some(fe) = &step.for_each else { return r };
         let var = fe.var.clone().unwrap_or_else(|| "item".into());
@@ -1029,7 +1182,12 @@ impl<'a> Exec<'a> {
             let item = match inner.interpolate_value(item) {
                 Ok(v) => v,
                 Err(e) => {
-                    r.children.push(step_result(&format!("[{i}]"), "for_each", Outcome::Error, Some(simple_failure(&e.0))));
+                    r.children.push(step_result(
+                        &format!("[{i}]"),
+                        "for_each",
+                        Outcome::Error,
+                        Some(simple_failure(&e.0)),
+                    ));
                     continue;
                 }
             };
@@ -1046,7 +1204,10 @@ impl<'a> Exec<'a> {
                 label.truncate(end);
                 label.push('…');
             }
-            let summary = children.iter().find(|c| c.outcome != Outcome::Passed).and_then(|c| c.summary.clone());
+            let summary = children
+                .iter()
+                .find(|c| c.outcome != Outcome::Passed)
+                .and_then(|c| c.summary.clone());
             r.children.push(StepResult {
                 name: format!("[{i}] {label}"),
                 kind: "for_each".into(),
@@ -1060,24 +1221,35 @@ impl<'a> Exec<'a> {
             });
         }
         r.outcome = combine(r.children.iter().map(|c| c.outcome));
-        let failed = r.children.iter().filter(|c| c.outcome != Outcome::Passed).count();
+        let failed = r
+            .children
+            .iter()
+            .filter(|c| c.outcome != Outcome::Passed)
+            .count();
         r.summary = Some(if failed == 0 {
             format!("{} item(s) passed", items.len())
         } else {
             format!("{failed} of {} item(s) did not pass", items.len())
         });
         if r.outcome != Outcome::Passed {
-            r.failure = r.children.iter().find_map(first_failure).cloned().map(|mut f| {
-                f.message = format!("{}: {}", r.summary.clone().unwrap_or_default(), f.message);
-                f
-            });
+            r.failure = r
+                .children
+                .iter()
+                .find_map(first_failure)
+                .cloned()
+                .map(|mut f| {
+                    f.message = format!("{}: {}", r.summary.clone().unwrap_or_default(), f.message);
+                    f
+                });
         }
         r
     }
 
     async fn use_step(&self, step: &Step, vars: &mut Vars, identity: Option<&str>) -> StepResult {
         let mut r = self.new_result(step, StepKind::Use);
-        let Some(name) = &step.use_template else { return r };
+        let Some(name) = &step.use_template else {
+            return r;
+        };
         let Some(t) = self.suite.template(name) else {
             r.outcome = Outcome::Error;
             r.failure = Some(simple_failure(&format!("unknown template `{name}`")));
@@ -1105,11 +1277,18 @@ impl<'a> Exec<'a> {
         r.outcome = outcome;
         if outcome != Outcome::Passed {
             if let Some(c) = children.iter().find(|c| c.outcome != Outcome::Passed) {
-                r.summary = Some(format!("step `{}`: {}", c.name, c.summary.clone().unwrap_or_default()));
+                r.summary = Some(format!(
+                    "step `{}`: {}",
+                    c.name,
+                    c.summary.clone().unwrap_or_default()
+                ));
             }
             r.failure = children.iter().find_map(first_failure).cloned();
         } else {
-            r.summary = Some(format!("template `{name}`: {} step(s) passed", children.len()));
+            r.summary = Some(format!(
+                "template `{name}`: {} step(s) passed",
+                children.len()
+            ));
         }
         r.children = children;
         r
@@ -1127,7 +1306,14 @@ impl<'a> Exec<'a> {
         let started = Instant::now();
         let expect = mr.expect.as_ref().or(fallback_expect);
         let resp = self
-            .exchange(&mut r, &mr.request, expect, mr.capture.as_ref(), vars, Some(identity))
+            .exchange(
+                &mut r,
+                &mr.request,
+                expect,
+                mr.capture.as_ref(),
+                vars,
+                Some(identity),
+            )
             .await;
         r.duration_ms = started.elapsed().as_millis() as u64;
         (r, resp)
@@ -1143,11 +1329,19 @@ impl<'a> Exec<'a> {
             ovars.set("owner", Value::String(owner.clone()));
             ovars.set("intruder", Value::String(String::new()));
             let (create, resp) = self
-                .matrix_request(format!("{owner}: create"), &m.create, &mut ovars, owner, None)
+                .matrix_request(
+                    format!("{owner}: create"),
+                    &m.create,
+                    &mut ovars,
+                    owner,
+                    None,
+                )
                 .await;
             let create_ok = create.outcome == Outcome::Passed;
             r.children.push(create);
-            let Some(resp) = resp.filter(|_| create_ok) else { continue };
+            let Some(resp) = resp.filter(|_| create_ok) else {
+                continue;
+            };
             // Marker values: what must never show in an intruder's response.
             let mut markers: Vec<String> = Vec::new();
             if let Some(doc) = resp.json() {
@@ -1177,7 +1371,13 @@ impl<'a> Exec<'a> {
                         capture: None,
                     };
                     let (mut cell, resp) = self
-                        .matrix_request(format!("{intruder} → {owner}: {}", attempt.name), &mr, &mut ivars, intruder, None)
+                        .matrix_request(
+                            format!("{intruder} → {owner}: {}", attempt.name),
+                            &mr,
+                            &mut ivars,
+                            intruder,
+                            None,
+                        )
                         .await;
                     if let Some(resp) = &resp {
                         if let Some(leak) = find_leak(resp, &markers) {
@@ -1207,18 +1407,33 @@ impl<'a> Exec<'a> {
                 if let Some(list) = &m.list {
                     cells += 1;
                     let (mut cell, resp) = self
-                        .matrix_request(format!("{intruder} → {owner}: list"), list, &mut ivars, intruder, None)
+                        .matrix_request(
+                            format!("{intruder} → {owner}: list"),
+                            list,
+                            &mut ivars,
+                            intruder,
+                            None,
+                        )
                         .await;
                     if let Some(resp) = &resp {
                         if let Some(leak) = find_leak(resp, &markers) {
                             leaks += 1;
                             cell.outcome = Outcome::Failed;
                             let f = Failure {
-                                message: format!("{intruder}'s list leaks {owner}'s value `{leak}`"),
+                                message: format!(
+                                    "{intruder}'s list leaks {owner}'s value `{leak}`"
+                                ),
                                 expected: Some(format!("no value of {owner}'s resource")),
                                 actual: Some(format!("`{leak}` in the response")),
                                 response_excerpt: Some(excerpt(&resp.body, EXCERPT_BYTES)),
-                                curl: prepare_request(&list.request, &ivars, self.profile, Some(intruder)).ok().map(|p| p.curl()),
+                                curl: prepare_request(
+                                    &list.request,
+                                    &ivars,
+                                    self.profile,
+                                    Some(intruder),
+                                )
+                                .ok()
+                                .map(|p| p.curl()),
                             };
                             cell.summary = Some(f.message.clone());
                             cell.failure = Some(f);
@@ -1236,7 +1451,11 @@ impl<'a> Exec<'a> {
             }
         }
         r.outcome = combine(r.children.iter().map(|c| c.outcome));
-        let bad = r.children.iter().filter(|c| c.outcome != Outcome::Passed).count();
+        let bad = r
+            .children
+            .iter()
+            .filter(|c| c.outcome != Outcome::Passed)
+            .count();
         r.summary = Some(format!(
             "{cells} intruder cell(s), {leaks} leak(s), {bad} check(s) did not pass"
         ));

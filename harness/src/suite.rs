@@ -85,16 +85,23 @@ fn scenario_id(root: &Path, file: &Path) -> String {
         .join("/")
 }
 
-/// The suite root of a single file: the nearest ancestor with a `lib` folder, else the
-/// file's folder.
+/// The suite root of a single file: the nearest folder at or above it, and not above the
+/// current directory, that has a `lib` folder; else the file's folder. (Never climbing
+/// above the current directory keeps `/lib` and the like out of a suite.)
 fn root_of_file(file: &Path) -> PathBuf {
     let parent = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut dir = Some(parent.as_path());
-    while let Some(d) = dir {
-        if d.join("lib").is_dir() {
-            return d.to_path_buf();
+    let parent_abs = std::fs::canonicalize(&parent).unwrap_or_else(|_| parent.clone());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| std::fs::canonicalize(c).ok());
+    for (i, d) in parent_abs.ancestors().enumerate() {
+        let inside_cwd = cwd.as_ref().is_some_and(|c| d.starts_with(c));
+        if i > 0 && !inside_cwd {
+            break;
         }
-        dir = d.parent();
+        if d.join("lib").is_dir() {
+            return if i == 0 { parent } else { d.to_path_buf() };
+        }
     }
     parent
 }
@@ -123,7 +130,8 @@ fn is_snake_case(s: &str) -> bool {
 
 fn is_var_name(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
         && !s.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
@@ -232,17 +240,29 @@ impl Suite {
             let Some(mut t) = suite.templates.remove(&name) else {
                 continue;
             };
-            let dir = Path::new(&t.file).parent().unwrap_or(Path::new(".")).to_path_buf();
+            let dir = Path::new(&t.file)
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
             let ctx = Ctx {
                 file: &t.file,
                 index: &t.index,
                 dir: &dir,
             };
             let steps_path = t.path.key("steps");
-            check_steps(&ctx, &mut t.template.steps, &steps_path, &suite, &mut errors);
+            check_steps(
+                &ctx,
+                &mut t.template.steps,
+                &steps_path,
+                &suite,
+                &mut errors,
+            );
             for p in &t.template.params {
                 if !is_var_name(p) {
-                    errors.push(ctx.err(&t.path.key("params"), format!("invalid parameter name `{p}`")));
+                    errors.push(ctx.err(
+                        &t.path.key("params"),
+                        format!("invalid parameter name `{p}`"),
+                    ));
                 }
             }
             suite.templates.insert(name, t);
@@ -278,7 +298,10 @@ impl Suite {
                     &loaded.index,
                     &YamlPath::default().key("name"),
                     false,
-                    format!("scenario name `{}` is also used by {prev}", loaded.scenario.name),
+                    format!(
+                        "scenario name `{}` is also used by {prev}",
+                        loaded.scenario.name
+                    ),
                 ));
             }
             suite.scenarios.push(loaded);
@@ -369,7 +392,10 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
     }
     for (k, _) in sc.variables.iter() {
         if !is_var_name(k) {
-            errors.push(ctx.err_key(&root.key("variables").key(k), format!("invalid variable name `{k}`")));
+            errors.push(ctx.err_key(
+                &root.key("variables").key(k),
+                format!("invalid variable name `{k}`"),
+            ));
         }
     }
     match &mut sc.load {
@@ -396,7 +422,10 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
                 }
             }
             if load.transactions.is_empty() {
-                errors.push(ctx.err(&lp.key("transactions"), "a load phase needs at least one transaction"));
+                errors.push(ctx.err(
+                    &lp.key("transactions"),
+                    "a load phase needs at least one transaction",
+                ));
             }
             let mut request_names = BTreeSet::new();
             for (ti, tx) in load.transactions.iter_mut().enumerate() {
@@ -404,7 +433,10 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
                 check_steps(&ctx, &mut tx.steps, &tp, suite, errors);
                 for (si, step) in tx.steps.iter().enumerate() {
                     request_names.insert(step.name.clone());
-                    if !matches!(step.kinds().as_slice(), [StepKind::Request] | [StepKind::Poll]) {
+                    if !matches!(
+                        step.kinds().as_slice(),
+                        [StepKind::Request] | [StepKind::Poll]
+                    ) {
                         errors.push(ctx.err(
                             &tp.index(si),
                             "load transactions may only contain `request` and `poll` steps",
@@ -434,7 +466,8 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
         }
         None => {
             if sc.steps.is_empty() {
-                errors.push(ctx.err_key(&root.key("steps"), "a scenario needs `steps` (or `load`)"));
+                errors
+                    .push(ctx.err_key(&root.key("steps"), "a scenario needs `steps` (or `load`)"));
             }
         }
     }
@@ -458,13 +491,25 @@ pub fn parse_think_time(s: &str) -> Option<(std::time::Duration, std::time::Dura
     }
 }
 
-fn check_steps(ctx: &Ctx, steps: &mut [Step], path: &YamlPath, suite: &Suite, errors: &mut Vec<LoadError>) {
+fn check_steps(
+    ctx: &Ctx,
+    steps: &mut [Step],
+    path: &YamlPath,
+    suite: &Suite,
+    errors: &mut Vec<LoadError>,
+) {
     for (i, step) in steps.iter_mut().enumerate() {
         check_step(ctx, step, &path.index(i), suite, errors);
     }
 }
 
-fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors: &mut Vec<LoadError>) {
+fn check_step(
+    ctx: &Ctx,
+    step: &mut Step,
+    path: &YamlPath,
+    suite: &Suite,
+    errors: &mut Vec<LoadError>,
+) {
     let kinds = step.kinds();
     match kinds.as_slice() {
         [] => {
@@ -497,10 +542,22 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
     }
     let kind = kinds[0];
     if step.expect.is_some() && kind != StepKind::Request {
-        errors.push(ctx.err_key(&path.key("expect"), format!("`expect` belongs to a `request` step (this is a `{}` step; polls use `until`)", kind.as_str())));
+        errors.push(ctx.err_key(
+            &path.key("expect"),
+            format!(
+                "`expect` belongs to a `request` step (this is a `{}` step; polls use `until`)",
+                kind.as_str()
+            ),
+        ));
     }
     if step.capture.is_some() && !matches!(kind, StepKind::Request | StepKind::Poll) {
-        errors.push(ctx.err_key(&path.key("capture"), format!("`capture` belongs to a `request` or `poll` step, not `{}`", kind.as_str())));
+        errors.push(ctx.err_key(
+            &path.key("capture"),
+            format!(
+                "`capture` belongs to a `request` or `poll` step, not `{}`",
+                kind.as_str()
+            ),
+        ));
     }
     if step.with.is_some() && kind != StepKind::Use {
         errors.push(ctx.err_key(&path.key("with"), "`with` belongs to a `use` step"));
@@ -530,7 +587,10 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
             }
         }
         if p.state_machine.is_some() && p.track.is_none() {
-            errors.push(ctx.err_key(&pp.key("state_machine"), "`state_machine` needs `track` (the JSONPath of the state)"));
+            errors.push(ctx.err_key(
+                &pp.key("state_machine"),
+                "`state_machine` needs `track` (the JSONPath of the state)",
+            ));
         }
         for (i, m) in p.monotonic.iter().enumerate() {
             if let Err(e) = parse_json_path(m) {
@@ -554,38 +614,63 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
             for (key, list) in [("distinct", &e.distinct), ("same", &e.same)] {
                 for (i, name) in list.iter().enumerate() {
                     if !captured.contains(name) {
-                        errors.push(ctx.err(&pp.key("expect").key(key).index(i), format!("`{name}` is not captured by the parallel steps")));
+                        errors.push(ctx.err(
+                            &pp.key("expect").key(key).index(i),
+                            format!("`{name}` is not captured by the parallel steps"),
+                        ));
                     }
                 }
             }
             if let (Some(min), Some(max)) = (e.min_passed, e.max_passed) {
                 if min > max {
-                    errors.push(ctx.err_key(&pp.key("expect").key("min_passed"), "`min_passed` is greater than `max_passed`"));
+                    errors.push(ctx.err_key(
+                        &pp.key("expect").key("min_passed"),
+                        "`min_passed` is greater than `max_passed`",
+                    ));
                 }
             }
         }
         for (name, cap) in &par.collect {
             if !captured.contains(cap) {
-                errors.push(ctx.err(&pp.key("collect").key(name), format!("`{cap}` is not captured by the parallel steps")));
+                errors.push(ctx.err(
+                    &pp.key("collect").key(name),
+                    format!("`{cap}` is not captured by the parallel steps"),
+                ));
             }
             if !is_var_name(name) {
-                errors.push(ctx.err_key(&pp.key("collect").key(name), format!("invalid variable name `{name}`")));
+                errors.push(ctx.err_key(
+                    &pp.key("collect").key(name),
+                    format!("invalid variable name `{name}`"),
+                ));
             }
         }
     }
     if let Some(fe) = step.for_each.as_mut() {
         let fp = path.key("for_each");
         match (&fe.items, &fe.items_file) {
-            (Some(_), Some(_)) => errors.push(ctx.err_key(&fp.key("items_file"), "give `items` or `items_file`, not both")),
+            (Some(_), Some(_)) => errors.push(ctx.err_key(
+                &fp.key("items_file"),
+                "give `items` or `items_file`, not both",
+            )),
             (None, None) => errors.push(ctx.err(&fp, "`for_each` needs `items` or `items_file`")),
             (None, Some(f)) => {
                 let full = ctx.dir.join(f);
                 match std::fs::read_to_string(&full) {
                     Ok(text) => match serde_yaml_ng::from_str::<Vec<Value>>(&text) {
                         Ok(items) => fe.items = Some(items),
-                        Err(e) => errors.push(ctx.err(&fp.key("items_file"), format!("items_file `{}` is not a YAML/JSON list: {}", full.display(), LoadError::from_yaml(&full.display().to_string(), &e)))),
+                        Err(e) => errors.push(ctx.err(
+                            &fp.key("items_file"),
+                            format!(
+                                "items_file `{}` is not a YAML/JSON list: {}",
+                                full.display(),
+                                LoadError::from_yaml(&full.display().to_string(), &e)
+                            ),
+                        )),
                     },
-                    Err(e) => errors.push(ctx.err(&fp.key("items_file"), format!("cannot read items_file `{}`: {e}", full.display()))),
+                    Err(e) => errors.push(ctx.err(
+                        &fp.key("items_file"),
+                        format!("cannot read items_file `{}`: {e}", full.display()),
+                    )),
                 }
             }
             (Some(_), None) => {}
@@ -618,12 +703,21 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
                 let given: BTreeSet<&String> = step.with.iter().flat_map(|w| w.keys()).collect();
                 for p in &t.template.params {
                     if !given.contains(p) {
-                        errors.push(ctx.err(&path.key("use"), format!("template `{name}` needs parameter `{p}` (give it in `with`)")));
+                        errors.push(ctx.err(
+                            &path.key("use"),
+                            format!("template `{name}` needs parameter `{p}` (give it in `with`)"),
+                        ));
                     }
                 }
                 for g in given {
                     if !t.template.params.contains(g) {
-                        errors.push(ctx.err_key(&path.key("with").key(g), format!("template `{name}` has no parameter `{g}` (params: {})", t.template.params.join(", "))));
+                        errors.push(ctx.err_key(
+                            &path.key("with").key(g),
+                            format!(
+                                "template `{name}` has no parameter `{g}` (params: {})",
+                                t.template.params.join(", ")
+                            ),
+                        ));
                     }
                 }
             }
@@ -640,7 +734,12 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
         if m.attempts.is_empty() {
             errors.push(ctx.err(&mp.key("attempts"), "`attempts` is empty"));
         }
-        check_request(ctx, &m.create.request, &mp.key("create").key("request"), errors);
+        check_request(
+            ctx,
+            &m.create.request,
+            &mp.key("create").key("request"),
+            errors,
+        );
         if let Some(e) = m.create.expect.as_mut() {
             check_expect(ctx, e, &mp.key("create").key("expect"), errors);
         }
@@ -653,31 +752,51 @@ fn check_step(ctx: &Ctx, step: &mut Step, path: &YamlPath, suite: &Suite, errors
             }
         }
         for (i, a) in m.attempts.iter().enumerate() {
-            check_request(ctx, &a.request, &mp.key("attempts").index(i).key("request"), errors);
+            check_request(
+                ctx,
+                &a.request,
+                &mp.key("attempts").index(i).key("request"),
+                errors,
+            );
         }
         check_expect(ctx, &mut m.denied, &mp.key("denied"), errors);
         for key in ["list", "verify"] {
-            let r = if key == "list" { m.list.as_mut() } else { m.verify.as_mut() };
+            let r = if key == "list" {
+                m.list.as_mut()
+            } else {
+                m.verify.as_mut()
+            };
             if let Some(r) = r {
                 check_request(ctx, &r.request, &mp.key(key).key("request"), errors);
                 if let Some(e) = r.expect.as_mut() {
                     check_expect(ctx, e, &mp.key(key).key("expect"), errors);
                 }
                 if r.capture.is_some() {
-                    errors.push(ctx.err_key(&mp.key(key).key("capture"), format!("`capture` is not allowed in matrix `{key}`")));
+                    errors.push(ctx.err_key(
+                        &mp.key(key).key("capture"),
+                        format!("`capture` is not allowed in matrix `{key}`"),
+                    ));
                 }
             }
         }
     }
 }
 
-fn check_captures(ctx: &Ctx, c: &BTreeMap<String, CaptureSpec>, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_captures(
+    ctx: &Ctx,
+    c: &BTreeMap<String, CaptureSpec>,
+    path: &YamlPath,
+    errors: &mut Vec<LoadError>,
+) {
     for (name, spec) in c {
         if !is_var_name(name) {
             errors.push(ctx.err_key(&path.key(name), format!("invalid variable name `{name}`")));
         }
         if BUILTINS.contains(&name.as_str()) {
-            errors.push(ctx.err_key(&path.key(name), format!("`{name}` is a built-in variable and cannot be captured")));
+            errors.push(ctx.err_key(
+                &path.key(name),
+                format!("`{name}` is a built-in variable and cannot be captured"),
+            ));
         }
         if let CaptureSpec::Json(p) = spec {
             if let Err(e) = parse_json_path(p) {
@@ -713,7 +832,10 @@ fn check_assertion_value(ctx: &Ctx, v: &Value, path: &YamlPath, errors: &mut Vec
             if let Some(re) = &ops.matches {
                 if !re.contains("{{") {
                     if let Err(e) = regex::Regex::new(re) {
-                        errors.push(ctx.err(&path.key("matches"), format!("invalid regex `{re}`: {}", regex_error(&e))));
+                        errors.push(ctx.err(
+                            &path.key("matches"),
+                            format!("invalid regex `{re}`: {}", regex_error(&e)),
+                        ));
                     }
                 }
             }
@@ -742,7 +864,12 @@ fn check_assertion_value(ctx: &Ctx, v: &Value, path: &YamlPath, errors: &mut Vec
 fn check_expect(ctx: &Ctx, e: &mut Expect, path: &YamlPath, errors: &mut Vec<LoadError>) {
     if let Some(StatusSpec::Template(t)) = &e.status {
         if !t.contains("{{") {
-            errors.push(ctx.err(&path.key("status"), format!("status `{t}` is not a number, a list of numbers, or a `{{{{ variable }}}}`")));
+            errors.push(ctx.err(
+                &path.key("status"),
+                format!(
+                    "status `{t}` is not a number, a list of numbers, or a `{{{{ variable }}}}`"
+                ),
+            ));
         }
     }
     for (name, v) in &e.headers {
@@ -767,19 +894,28 @@ fn check_expect(ctx: &Ctx, e: &mut Expect, path: &YamlPath, errors: &mut Vec<Loa
                     Ok(text) => match serde_yaml_ng::from_str::<Value>(&text) {
                         Ok(v) => Some(v),
                         Err(err) => {
-                            errors.push(ctx.err(&p, format!("schema file `{}` is not JSON/YAML: {err}", full.display())));
+                            errors.push(ctx.err(
+                                &p,
+                                format!("schema file `{}` is not JSON/YAML: {err}", full.display()),
+                            ));
                             None
                         }
                     },
                     Err(err) => {
-                        errors.push(ctx.err(&p, format!("cannot read schema file `{}`: {err}", full.display())));
+                        errors.push(ctx.err(
+                            &p,
+                            format!("cannot read schema file `{}`: {err}", full.display()),
+                        ));
                         None
                     }
                 }
             }
             v @ Value::Object(_) => Some(v),
             _ => {
-                errors.push(ctx.err(&p, "`schema` is a file path or an inline JSON Schema object"));
+                errors.push(ctx.err(
+                    &p,
+                    "`schema` is a file path or an inline JSON Schema object",
+                ));
                 None
             }
         };
@@ -862,7 +998,14 @@ fn check_placeholder_list(
         match p {
             Ok(p) => {
                 if !scope.contains(p.root()) {
-                    errors.push(ctx.err(path, format!("undefined variable `{}`{}", p.root(), suggest(p.root(), scope))));
+                    errors.push(ctx.err(
+                        path,
+                        format!(
+                            "undefined variable `{}`{}",
+                            p.root(),
+                            suggest(p.root(), scope)
+                        ),
+                    ));
                 }
             }
             Err(e) => errors.push(ctx.err(path, e)),
@@ -899,7 +1042,13 @@ fn check_value(ctx: &Ctx, v: &Value, scope: &Scope, path: &YamlPath, errors: &mu
     }
 }
 
-fn check_identity(ctx: &Ctx, nc: &NameCtx, name: &str, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_identity(
+    ctx: &Ctx,
+    nc: &NameCtx,
+    name: &str,
+    path: &YamlPath,
+    errors: &mut Vec<LoadError>,
+) {
     if !nc.profile.spec.identities.contains_key(name) {
         let known: Scope = nc.profile.spec.identities.keys().cloned().collect();
         errors.push(ctx.err(
@@ -915,7 +1064,10 @@ fn check_identity(ctx: &Ctx, nc: &NameCtx, name: &str, path: &YamlPath, errors: 
 }
 
 fn check_names(s: &LoadedScenario, profile: &Profile, suite: &Suite, errors: &mut Vec<LoadError>) {
-    let dir = Path::new(&s.file).parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dir = Path::new(&s.file)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let ctx = Ctx {
         file: &s.file,
         index: &s.index,
@@ -931,19 +1083,63 @@ fn check_names(s: &LoadedScenario, profile: &Profile, suite: &Suite, errors: &mu
     }
     if let Some(load) = &s.scenario.load {
         for (i, ident) in load.identities.iter().enumerate() {
-            check_identity(&ctx, &nc, ident, &root.key("load").key("identities").index(i), errors);
+            check_identity(
+                &ctx,
+                &nc,
+                ident,
+                &root.key("load").key("identities").index(i),
+                errors,
+            );
         }
         for (ti, tx) in load.transactions.iter().enumerate() {
             let mut tx_scope = scope.clone();
-            names_in_steps(&ctx, &nc, &tx.steps, &mut tx_scope, &root.key("load").key("transactions").index(ti).key("steps"), errors, 0);
+            names_in_steps(
+                &ctx,
+                &nc,
+                &tx.steps,
+                &mut tx_scope,
+                &root.key("load").key("transactions").index(ti).key("steps"),
+                errors,
+                0,
+            );
         }
     }
-    names_in_steps(&ctx, &nc, &s.scenario.setup, &mut scope, &root.key("setup"), errors, 0);
-    names_in_steps(&ctx, &nc, &s.scenario.steps, &mut scope, &root.key("steps"), errors, 0);
-    names_in_steps(&ctx, &nc, &s.scenario.teardown, &mut scope, &root.key("teardown"), errors, 0);
+    names_in_steps(
+        &ctx,
+        &nc,
+        &s.scenario.setup,
+        &mut scope,
+        &root.key("setup"),
+        errors,
+        0,
+    );
+    names_in_steps(
+        &ctx,
+        &nc,
+        &s.scenario.steps,
+        &mut scope,
+        &root.key("steps"),
+        errors,
+        0,
+    );
+    names_in_steps(
+        &ctx,
+        &nc,
+        &s.scenario.teardown,
+        &mut scope,
+        &root.key("teardown"),
+        errors,
+        0,
+    );
 }
 
-fn names_in_request(ctx: &Ctx, r: &RequestSpec, scope: &Scope, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn names_in_request(
+    ctx: &Ctx,
+    r: &RequestSpec,
+    scope: &Scope,
+    path: &YamlPath,
+    errors: &mut Vec<LoadError>,
+) {
     check_str(ctx, &r.path, scope, &path.key("path"), errors);
     for (k, v) in &r.query {
         check_str(ctx, k, scope, &path.key("query").key(k), errors);
@@ -965,7 +1161,13 @@ fn names_in_request(ctx: &Ctx, r: &RequestSpec, scope: &Scope, path: &YamlPath, 
     }
 }
 
-fn names_in_expect(ctx: &Ctx, e: &Expect, scope: &Scope, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn names_in_expect(
+    ctx: &Ctx,
+    e: &Expect,
+    scope: &Scope,
+    path: &YamlPath,
+    errors: &mut Vec<LoadError>,
+) {
     if let Some(StatusSpec::Template(t)) = &e.status {
         check_str(ctx, t, scope, &path.key("status"), errors);
     }
@@ -973,6 +1175,7 @@ fn names_in_expect(ctx: &Ctx, e: &Expect, scope: &Scope, path: &YamlPath, errors
         check_value(ctx, v, scope, &path.key("headers").key(k), errors);
     }
     for (k, v) in &e.json {
+        check_str(ctx, k, scope, &path.key("json").key(k), errors);
         check_value(ctx, v, scope, &path.key("json").key(k), errors);
     }
     if let Some(b) = &e.body {
@@ -991,7 +1194,10 @@ fn names_in_steps(
     depth: usize,
 ) {
     if depth > 16 {
-        errors.push(ctx.err(path, "templates nest more than 16 levels deep (a template uses itself?)"));
+        errors.push(ctx.err(
+            path,
+            "templates nest more than 16 levels deep (a template uses itself?)",
+        ));
         return;
     }
     for (i, step) in steps.iter().enumerate() {
@@ -1017,10 +1223,16 @@ fn names_in_steps(
                     errors.push(ctx.err(
                         &pp.key("state_machine"),
                         format!(
-                            "unknown state machine `{sm}` (profile `{}` defines: {})",
-                            nc.profile.spec.name,
-                            nc.profile.spec.state_machines.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ),
+                                "unknown state machine `{sm}` (profile `{}` defines: {})",
+                                nc.profile.spec.name,
+                                nc.profile
+                                    .spec
+                                    .state_machines
+                                    .keys()
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                     ));
                 }
             }
@@ -1028,19 +1240,41 @@ fn names_in_steps(
         if let Some(par) = &step.parallel {
             let mut inner = scope.clone();
             inner.insert("copy".into());
-            names_in_steps(ctx, nc, &par.steps, &mut inner, &sp.key("parallel").key("steps"), errors, depth);
+            names_in_steps(
+                ctx,
+                nc,
+                &par.steps,
+                &mut inner,
+                &sp.key("parallel").key("steps"),
+                errors,
+                depth,
+            );
         }
         if let Some(fe) = &step.for_each {
             let fp = sp.key("for_each");
             if let Some(items) = &fe.items {
                 if fe.items_file.is_none() {
-                    check_value(ctx, &Value::Array(items.clone()), scope, &fp.key("items"), errors);
+                    check_value(
+                        ctx,
+                        &Value::Array(items.clone()),
+                        scope,
+                        &fp.key("items"),
+                        errors,
+                    );
                 }
             }
             let mut inner = scope.clone();
             inner.insert(fe.var.clone().unwrap_or_else(|| "item".into()));
             inner.insert("index".into());
-            names_in_steps(ctx, nc, &fe.steps, &mut inner, &fp.key("steps"), errors, depth);
+            names_in_steps(
+                ctx,
+                nc,
+                &fe.steps,
+                &mut inner,
+                &fp.key("steps"),
+                errors,
+                depth,
+            );
         }
         if let Some(name) = &step.use_template {
             if let Some(w) = &step.with {
@@ -1049,7 +1283,10 @@ fn names_in_steps(
                 }
             }
             if let Some(t) = nc.suite.templates.get(name) {
-                let tdir = Path::new(&t.file).parent().unwrap_or(Path::new(".")).to_path_buf();
+                let tdir = Path::new(&t.file)
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf();
                 let tctx = Ctx {
                     file: &t.file,
                     index: &t.index,
@@ -1057,7 +1294,15 @@ fn names_in_steps(
                 };
                 let mut inner = scope.clone();
                 inner.extend(t.template.params.iter().cloned());
-                names_in_steps(&tctx, nc, &t.template.steps, &mut inner, &t.path.key("steps"), errors, depth + 1);
+                names_in_steps(
+                    &tctx,
+                    nc,
+                    &t.template.steps,
+                    &mut inner,
+                    &t.path.key("steps"),
+                    errors,
+                    depth + 1,
+                );
                 scope.extend(captures_of(&t.template.steps, nc.suite));
             }
         }
@@ -1072,7 +1317,13 @@ fn names_in_steps(
             let mut inner = scope.clone();
             inner.insert("owner".into());
             inner.insert("intruder".into());
-            names_in_request(ctx, &m.create.request, &inner, &mp.key("create").key("request"), errors);
+            names_in_request(
+                ctx,
+                &m.create.request,
+                &inner,
+                &mp.key("create").key("request"),
+                errors,
+            );
             if let Some(e) = &m.create.expect {
                 names_in_expect(ctx, e, &inner, &mp.key("create").key("expect"), errors);
             }
@@ -1080,7 +1331,13 @@ fn names_in_steps(
                 inner.extend(c.keys().cloned());
             }
             for (i, a) in m.attempts.iter().enumerate() {
-                names_in_request(ctx, &a.request, &inner, &mp.key("attempts").index(i).key("request"), errors);
+                names_in_request(
+                    ctx,
+                    &a.request,
+                    &inner,
+                    &mp.key("attempts").index(i).key("request"),
+                    errors,
+                );
             }
             names_in_expect(ctx, &m.denied, &inner, &mp.key("denied"), errors);
             for (key, r) in [("list", &m.list), ("verify", &m.verify)] {

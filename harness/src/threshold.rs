@@ -124,7 +124,9 @@ pub fn parse_threshold(expr: &str) -> Result<Threshold, String> {
         .iter()
         .filter_map(|op| rest.find(op).map(|i| (i, *op)))
         .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))
-        .ok_or_else(|| format!("threshold `{expr}`: expected `METRIC < VALUE` (operators: < <= > >=)"))?;
+        .ok_or_else(|| {
+            format!("threshold `{expr}`: expected `METRIC < VALUE` (operators: < <= > >=)")
+        })?;
     let metric_name = rest[..at].trim();
     let value_text = rest[at + op.len()..].trim();
     let metric = Metric::parse(metric_name).ok_or_else(|| {
@@ -155,7 +157,11 @@ pub fn parse_threshold(expr: &str) -> Result<Threshold, String> {
             ))
         }
         ("%", "%") => number,
-        ("%", _) => return Err(format!("threshold `{expr}`: a rate needs `%` (got `{value_text}`)")),
+        ("%", _) => {
+            return Err(format!(
+                "threshold `{expr}`: a rate needs `%` (got `{value_text}`)"
+            ))
+        }
         ("req/s", "" | "/s" | "req/s") => number,
         ("count", "") => number,
         (_, u) => return Err(format!("threshold `{expr}`: unexpected unit `{u}`")),
@@ -181,7 +187,10 @@ mod tests {
         assert_eq!(t.value, 500.0);
         assert_eq!(parse_threshold("p95 <= 1s").unwrap().value, 1000.0);
         assert_eq!(parse_threshold("error_rate < 0.1%").unwrap().value, 0.1);
-        assert_eq!(parse_threshold("rps >= 20").unwrap().comparison, Comparison::Ge);
+        assert_eq!(
+            parse_threshold("rps >= 20").unwrap().comparison,
+            Comparison::Ge
+        );
         assert!(parse_threshold("p42 < 1ms").is_err());
         assert!(parse_threshold("p95 < 100").is_err());
     }

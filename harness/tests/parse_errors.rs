@@ -25,7 +25,10 @@ const HEAD: &str = "name: t\ncategory: health\nseverity: high\n";
 
 #[test]
 fn bad_yaml() {
-    insta::assert_snapshot!(load_errors(&[("bad.yaml", "name: t\nsteps:\n  - name: x\n    request: { method: GET, path: /x\n")]));
+    insta::assert_snapshot!(load_errors(&[(
+        "bad.yaml",
+        "name: t\nsteps:\n  - name: x\n    request: { method: GET, path: /x\n"
+    )]));
 }
 
 #[test]
@@ -41,8 +44,14 @@ fn unknown_key() {
 #[test]
 fn unknown_method_and_severity() {
     insta::assert_snapshot!(load_errors(&[
-        ("a.yaml", "name: t\ncategory: health\nseverity: urgent\nsteps: []\n"),
-        ("b.yaml", &format!("{HEAD}steps:\n  - name: x\n    request: {{ method: FETCH, path: /x }}\n")),
+        (
+            "a.yaml",
+            "name: t\ncategory: health\nseverity: urgent\nsteps: []\n"
+        ),
+        (
+            "b.yaml",
+            &format!("{HEAD}steps:\n  - name: x\n    request: {{ method: FETCH, path: /x }}\n")
+        ),
     ]));
 }
 
@@ -92,13 +101,21 @@ fn valid_fixtures_load() {
     let suite = Suite::load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.scenarios.len() >= 3);
     let profile = common::profile("http://127.0.0.1:9");
-    suite.validate_against(&profile).unwrap_or_else(|e| panic!("{e}"));
+    suite
+        .validate_against(&profile)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn schema_describes_steps() {
     let s = flowgate_harness::scenario_schema().to_string();
-    for key in ["\"poll\"", "\"matrix\"", "\"for_each\"", "\"not_one_of\"", "\"max_duration\""] {
+    for key in [
+        "\"poll\"",
+        "\"matrix\"",
+        "\"for_each\"",
+        "\"not_one_of\"",
+        "\"max_duration\"",
+    ] {
         assert!(s.contains(key), "schema lacks {key}");
     }
     let p = flowgate_harness::profile_schema().to_string();
@@ -107,12 +124,38 @@ fn schema_describes_steps() {
 
 fn yamlish() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "name: x\n", "category: health\n", "severity: high\n", "steps:\n", "  - name: s\n",
-        "    request: { method: GET, path: /x }\n", "    poll:\n", "      until: { status: 200 }\n",
-        "    expect: { json: { \"$.a\": { length: 1 } } }\n", "    capture: { a: \"$[\" }\n",
-        "    matrix: {}\n", "    for_each: { items: [1], steps: [] }\n", "- ", ": ", "{", "}", "[", "]",
-        "\"", "'", "{{ x }}", "&a ", "*a", "!!binary ", "\t", "\n", "---\n", "? ", "|\n  ", "~",
-        "variables: { a: \"{{ b }}\" }\n", "load: { users: 0, transactions: [] }\n",
+        "name: x\n",
+        "category: health\n",
+        "severity: high\n",
+        "steps:\n",
+        "  - name: s\n",
+        "    request: { method: GET, path: /x }\n",
+        "    poll:\n",
+        "      until: { status: 200 }\n",
+        "    expect: { json: { \"$.a\": { length: 1 } } }\n",
+        "    capture: { a: \"$[\" }\n",
+        "    matrix: {}\n",
+        "    for_each: { items: [1], steps: [] }\n",
+        "- ",
+        ": ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "'",
+        "{{ x }}",
+        "&a ",
+        "*a",
+        "!!binary ",
+        "\t",
+        "\n",
+        "---\n",
+        "? ",
+        "|\n  ",
+        "~",
+        "variables: { a: \"{{ b }}\" }\n",
+        "load: { users: 0, transactions: [] }\n",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
 }

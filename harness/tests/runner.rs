@@ -8,14 +8,21 @@ use flowgate_reports::{Outcome, ScenarioResult};
 
 fn failure_message(r: &ScenarioResult) -> String {
     fn find(s: &flowgate_reports::StepResult) -> Option<String> {
-        s.children.iter().find_map(find).or_else(|| s.failure.as_ref().map(|f| f.message.clone()))
+        s.children
+            .iter()
+            .find_map(find)
+            .or_else(|| s.failure.as_ref().map(|f| f.message.clone()))
     }
     r.steps.iter().find_map(find).unwrap_or_default()
 }
 
 async fn expect_outcome(steps: &str, outcome: Outcome) -> ScenarioResult {
     let r = run_one(&scenario(steps)).await;
-    assert_eq!(r.outcome, outcome, "steps:\n{steps}\nresult: {:#?}", r.steps);
+    assert_eq!(
+        r.outcome, outcome,
+        "steps:\n{steps}\nresult: {:#?}",
+        r.steps
+    );
     r
 }
 
@@ -24,32 +31,87 @@ async fn expect_outcome(steps: &str, outcome: Outcome) -> ScenarioResult {
 async fn every_assertion_operator_passes_and_fails() {
     let cases: &[(&str, &str)] = &[
         ("\"$.json.s\": abc", "\"$.json.s\": abd"),
-        ("\"$.json.s\": { equals: abc }", "\"$.json.s\": { equals: x }"),
-        ("\"$.json.s\": { not_equals: x }", "\"$.json.s\": { not_equals: abc }"),
+        (
+            "\"$.json.s\": { equals: abc }",
+            "\"$.json.s\": { equals: x }",
+        ),
+        (
+            "\"$.json.s\": { not_equals: x }",
+            "\"$.json.s\": { not_equals: abc }",
+        ),
         ("\"$.json.s\": [x, abc]", "\"$.json.s\": [x, y]"),
-        ("\"$.json.s\": { one_of: [abc] }", "\"$.json.s\": { one_of: [x] }"),
-        ("\"$.json.s\": { not_one_of: [x] }", "\"$.json.s\": { not_one_of: [abc] }"),
-        ("\"$.json.s\": { contains: b }", "\"$.json.s\": { contains: q }"),
-        ("\"$.json.a\": { contains: 2 }", "\"$.json.a\": { contains: 3 }"),
-        ("\"$.json.o\": { contains: k }", "\"$.json.o\": { contains: j }"),
-        ("\"$.json.a\": { not_contains: [3, 4] }", "\"$.json.a\": { not_contains: [4, 1] }"),
-        ("\"$.json.s\": { matches: \"^a.c$\" }", "\"$.json.s\": { matches: \"^b\" }"),
-        ("\"$.json.s\": { exists: true }", "\"$.json.missing\": { exists: true }"),
-        ("\"$.json.missing\": { exists: false }", "\"$.json.s\": { exists: false }"),
-        ("\"$.json.n\": { type: integer }", "\"$.json.n\": { type: string }"),
-        ("\"$.json.z\": { type: \"null\" }", "\"$.json.o\": { type: array }"),
+        (
+            "\"$.json.s\": { one_of: [abc] }",
+            "\"$.json.s\": { one_of: [x] }",
+        ),
+        (
+            "\"$.json.s\": { not_one_of: [x] }",
+            "\"$.json.s\": { not_one_of: [abc] }",
+        ),
+        (
+            "\"$.json.s\": { contains: b }",
+            "\"$.json.s\": { contains: q }",
+        ),
+        (
+            "\"$.json.a\": { contains: 2 }",
+            "\"$.json.a\": { contains: 3 }",
+        ),
+        (
+            "\"$.json.o\": { contains: k }",
+            "\"$.json.o\": { contains: j }",
+        ),
+        (
+            "\"$.json.a\": { not_contains: [3, 4] }",
+            "\"$.json.a\": { not_contains: [4, 1] }",
+        ),
+        (
+            "\"$.json.s\": { matches: \"^a.c$\" }",
+            "\"$.json.s\": { matches: \"^b\" }",
+        ),
+        (
+            "\"$.json.s\": { exists: true }",
+            "\"$.json.missing\": { exists: true }",
+        ),
+        (
+            "\"$.json.missing\": { exists: false }",
+            "\"$.json.s\": { exists: false }",
+        ),
+        (
+            "\"$.json.n\": { type: integer }",
+            "\"$.json.n\": { type: string }",
+        ),
+        (
+            "\"$.json.z\": { type: \"null\" }",
+            "\"$.json.o\": { type: array }",
+        ),
         ("\"$.json.a\": { length: 2 }", "\"$.json.a\": { length: 3 }"),
-        ("\"$.json.s\": { min_length: 3 }", "\"$.json.s\": { min_length: 4 }"),
-        ("\"$.json.s\": { max_length: 3 }", "\"$.json.s\": { max_length: 2 }"),
+        (
+            "\"$.json.s\": { min_length: 3 }",
+            "\"$.json.s\": { min_length: 4 }",
+        ),
+        (
+            "\"$.json.s\": { max_length: 3 }",
+            "\"$.json.s\": { max_length: 2 }",
+        ),
         ("\"$.json.n\": { gt: 4 }", "\"$.json.n\": { gt: 5 }"),
         ("\"$.json.n\": { gte: 5 }", "\"$.json.n\": { gte: 6 }"),
         ("\"$.json.n\": { lt: 6 }", "\"$.json.n\": { lt: 5 }"),
         ("\"$.json.n\": { lte: 5 }", "\"$.json.n\": { lte: 4 }"),
-        ("\"$.json.s\": { not_empty: true }", "\"$.json.z\": { not_empty: true }"),
-        ("\"$.json.a[*]\": { length: 2 }", "\"$.json.a[*]\": { length: 1 }"),
-        ("\"$.json.n\": \"{{ five }}\"", "\"$.json.s\": \"{{ five }}\""),
+        (
+            "\"$.json.s\": { not_empty: true }",
+            "\"$.json.z\": { not_empty: true }",
+        ),
+        (
+            "\"$.json.a[*]\": { length: 2 }",
+            "\"$.json.a[*]\": { length: 1 }",
+        ),
+        (
+            "\"$.json.n\": \"{{ five }}\"",
+            "\"$.json.s\": \"{{ five }}\"",
+        ),
     ];
-    let mut yaml = String::from("name: t\ncategory: health\nseverity: high\nvariables: { five: 5 }\nsteps:\n");
+    let mut yaml =
+        String::from("name: t\ncategory: health\nseverity: high\nvariables: { five: 5 }\nsteps:\n");
     let mut fail_files = Vec::new();
     for (i, (pass, fail)) in cases.iter().enumerate() {
         let step = |a: &str| {
@@ -61,13 +123,27 @@ async fn every_assertion_operator_passes_and_fails() {
         fail_files.push((format!("f{i:02}.yaml"), format!("name: f{i}\ncategory: health\nseverity: high\nvariables: {{ five: 5 }}\nsteps:\n{}", step(fail))));
     }
     let r = run_one(&yaml).await;
-    assert_eq!(r.outcome, Outcome::Passed, "{:#?}", r.steps.iter().filter(|s| s.outcome != Outcome::Passed).collect::<Vec<_>>());
-    let files: Vec<(&str, &str)> = fail_files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "{:#?}",
+        r.steps
+            .iter()
+            .filter(|s| s.outcome != Outcome::Passed)
+            .collect::<Vec<_>>()
+    );
+    let files: Vec<(&str, &str)> = fail_files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let report = run_files(&files).await;
     for (s, (_, fail)) in report.scenarios.iter().zip(cases) {
         assert_eq!(s.outcome, Outcome::Failed, "assertion should fail: {fail}");
         let f = s.steps[0].failure.as_ref().expect("a failure");
-        assert!(f.expected.is_some() && f.actual.is_some() && f.curl.is_some(), "{f:?}");
+        assert!(
+            f.expected.is_some() && f.actual.is_some() && f.curl.is_some(),
+            "{f:?}"
+        );
         assert!(f.response_excerpt.as_deref().unwrap_or("").contains("abc"));
     }
 }
@@ -97,8 +173,16 @@ async fn status_headers_body_schema_and_max_duration() {
         "expect: { schema: { type: object, required: [nope] } }",
         "expect: { body: { not_contains: Traceback } }",
     ] {
-        let path = if bad.contains("Traceback") { "/text" } else { "/echo" };
-        let r = expect_outcome(&format!("  - name: bad\n    request: {{ method: GET, path: {path} }}\n    {bad}\n"), Outcome::Failed).await;
+        let path = if bad.contains("Traceback") {
+            "/text"
+        } else {
+            "/echo"
+        };
+        let r = expect_outcome(
+            &format!("  - name: bad\n    request: {{ method: GET, path: {path} }}\n    {bad}\n"),
+            Outcome::Failed,
+        )
+        .await;
         assert!(!failure_message(&r).is_empty());
     }
     // max_duration: failure and a measurement.
@@ -134,7 +218,11 @@ async fn captures_json_header_status_and_missing() {
         Outcome::Failed,
     )
     .await;
-    assert!(failure_message(&r).contains("capture `x`"), "{}", failure_message(&r));
+    assert!(
+        failure_message(&r).contains("capture `x`"),
+        "{}",
+        failure_message(&r)
+    );
     assert_eq!(r.steps[1].outcome, Outcome::Skipped);
 }
 
@@ -163,45 +251,89 @@ async fn poll_success_records_states() {
         Outcome::Passed,
     )
     .await;
-    assert_eq!(r.steps[1].states_seen, vec!["initialized", "running", "completed"]);
+    assert_eq!(
+        r.steps[1].states_seen,
+        vec!["initialized", "running", "completed"]
+    );
 }
 
 #[tokio::test]
 async fn poll_fail_fast() {
     let r = expect_outcome(&poll_steps("fails", ""), Outcome::Failed).await;
-    assert!(failure_message(&r).contains("fail_fast"), "{}", failure_message(&r));
-    assert_eq!(r.steps[1].states_seen.last().map(String::as_str), Some("failed"));
+    assert!(
+        failure_message(&r).contains("fail_fast"),
+        "{}",
+        failure_message(&r)
+    );
+    assert_eq!(
+        r.steps[1].states_seen.last().map(String::as_str),
+        Some("failed")
+    );
 }
 
 #[tokio::test]
 async fn poll_timeout_names_the_last_state() {
-    let r = expect_outcome(&poll_steps("stuck", "      timeout: 300ms\n"), Outcome::Failed).await;
+    let r = expect_outcome(
+        &poll_steps("stuck", "      timeout: 300ms\n"),
+        Outcome::Failed,
+    )
+    .await;
     let m = failure_message(&r);
     assert!(m.contains("timed out") && m.contains("initialized"), "{m}");
 }
 
 #[tokio::test]
 async fn poll_illegal_transition() {
-    let r = expect_outcome(&poll_steps("backwards", "      state_machine: flow\n"), Outcome::Failed).await;
+    let r = expect_outcome(
+        &poll_steps("backwards", "      state_machine: flow\n"),
+        Outcome::Failed,
+    )
+    .await;
     let m = failure_message(&r);
-    assert!(m.contains("illegal transition `running` → `initialized`"), "{m}");
+    assert!(
+        m.contains("illegal transition `running` → `initialized`"),
+        "{m}"
+    );
     // Without a state machine the same sequence is only a timeout-free pass... until it finishes.
 }
 
 #[tokio::test]
 async fn poll_terminal_state_change() {
-    let steps = poll_steps("resurrect", "      state_machine: flow\n").replace("\"$.status\": completed", "\"$.status\": never");
+    let steps = poll_steps("resurrect", "      state_machine: flow\n")
+        .replace("\"$.status\": completed", "\"$.status\": never");
     let r = expect_outcome(&steps, Outcome::Failed).await;
     let m = failure_message(&r);
-    assert!(m.contains("terminal state `completed` changed to `running`"), "{m}");
+    assert!(
+        m.contains("terminal state `completed` changed to `running`"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
 async fn poll_monotonic_and_order() {
-    let r = expect_outcome(&poll_steps("regress", "      monotonic: [\"$.progress_percentage\"]\n"), Outcome::Failed).await;
-    assert!(failure_message(&r).contains("went down from 50 to 20"), "{}", failure_message(&r));
-    let r = expect_outcome(&poll_steps("disorder", "      order: { path: \"$.current_phase\", values: [a, b] }\n"), Outcome::Failed).await;
-    assert!(failure_message(&r).contains("went back from `b` to `a`"), "{}", failure_message(&r));
+    let r = expect_outcome(
+        &poll_steps("regress", "      monotonic: [\"$.progress_percentage\"]\n"),
+        Outcome::Failed,
+    )
+    .await;
+    assert!(
+        failure_message(&r).contains("went down from 50 to 20"),
+        "{}",
+        failure_message(&r)
+    );
+    let r = expect_outcome(
+        &poll_steps(
+            "disorder",
+            "      order: { path: \"$.current_phase\", values: [a, b] }\n",
+        ),
+        Outcome::Failed,
+    )
+    .await;
+    assert!(
+        failure_message(&r).contains("went back from `b` to `a`"),
+        "{}",
+        failure_message(&r)
+    );
     expect_outcome(&poll_steps("regress", ""), Outcome::Passed).await;
 }
 
@@ -237,19 +369,31 @@ async fn parallel_distinct_same_and_winners() {
         Outcome::Failed,
     )
     .await;
-    assert!(failure_message(&r).contains("differs across copies"), "{}", failure_message(&r));
+    assert!(
+        failure_message(&r).contains("differs across copies"),
+        "{}",
+        failure_message(&r)
+    );
     let r = expect_outcome(
         "  - name: many\n    parallel:\n      copies: 4\n      steps:\n        - name: c\n          request: { method: POST, path: /counter }\n          capture: { c: \"$.constant\" }\n      expect: { distinct: [c] }\n",
         Outcome::Failed,
     )
     .await;
-    assert!(failure_message(&r).contains("not distinct"), "{}", failure_message(&r));
+    assert!(
+        failure_message(&r).contains("not distinct"),
+        "{}",
+        failure_message(&r)
+    );
     let r = expect_outcome(
         "  - name: claim\n    parallel:\n      copies: 3\n      steps:\n        - name: claim\n          request: { method: POST, path: \"/once/x-{{ copy }}\" }\n          expect: { status: 201 }\n      expect: { max_passed: 1 }\n",
         Outcome::Failed,
     )
     .await;
-    assert!(failure_message(&r).contains("at most 1"), "{}", failure_message(&r));
+    assert!(
+        failure_message(&r).contains("at most 1"),
+        "{}",
+        failure_message(&r)
+    );
     expect_outcome(
         "  - name: claim\n    parallel:\n      copies: 2\n      steps:\n        - name: claim\n          request: { method: POST, path: \"/once/y-{{ run_id }}\" }\n          expect: { status: 201 }\n",
         Outcome::Failed,
@@ -278,7 +422,12 @@ async fn for_each_inline_and_file() {
 "#,
     );
     let report = run_files(&[("s.yaml", &yaml), ("data/items.yaml", "[x, y]\n")]).await;
-    assert_eq!(report.scenarios[0].outcome, Outcome::Passed, "{:#?}", report.scenarios[0].steps);
+    assert_eq!(
+        report.scenarios[0].outcome,
+        Outcome::Passed,
+        "{:#?}",
+        report.scenarios[0].steps
+    );
     assert_eq!(report.scenarios[0].steps[1].children.len(), 2);
     let r = expect_outcome(
         "  - name: items\n    for_each:\n      items: [x, z, y]\n      steps:\n        - name: echo\n          request: { method: POST, path: /echo, json: { v: \"{{ item }}\" } }\n          expect: { json: { \"$.json.v\": [x, y] } }\n",
@@ -286,7 +435,11 @@ async fn for_each_inline_and_file() {
     )
     .await;
     assert_eq!(r.steps[0].children[1].outcome, Outcome::Failed);
-    assert_eq!(r.steps[0].children[2].outcome, Outcome::Passed, "every item runs");
+    assert_eq!(
+        r.steps[0].children[2].outcome,
+        Outcome::Passed,
+        "every item runs"
+    );
 }
 
 #[tokio::test]
@@ -304,7 +457,12 @@ async fn use_templates_from_lib() {
         "  - name: make\n    use: create_flow\n    with: { flow_type: normal }\n    as: tenant_b\n  - name: read as b\n    as: tenant_b\n    request: { method: GET, path: \"/flows/{{ flow_id }}\" }\n    expect: { status: 200 }\n",
     );
     let report = run_files(&[("s.yaml", &ok), ("lib/flows.yaml", lib)]).await;
-    assert_eq!(report.scenarios[0].outcome, Outcome::Passed, "{:#?}", report.scenarios[0].steps);
+    assert_eq!(
+        report.scenarios[0].outcome,
+        Outcome::Passed,
+        "{:#?}",
+        report.scenarios[0].steps
+    );
     let bad = scenario("  - name: make\n    use: create_flow\n    with: { flow_type: normal }\n    as: anonymous\n");
     let report = run_files(&[("s.yaml", &bad), ("lib/flows.yaml", lib)]).await;
     assert_eq!(report.scenarios[0].outcome, Outcome::Failed);
@@ -331,28 +489,53 @@ const MATRIX: &str = r#"  - name: matrix
 
 #[tokio::test]
 async fn matrix_passes_on_isolated_app() {
-    let r = expect_outcome(&MATRIX.replace("READ_PATH", "/flows/{{ id }}").replace("LIST_PATH", "/flows"), Outcome::Passed).await;
+    let r = expect_outcome(
+        &MATRIX
+            .replace("READ_PATH", "/flows/{{ id }}")
+            .replace("LIST_PATH", "/flows"),
+        Outcome::Passed,
+    )
+    .await;
     // 2 owners × 2 intruders × (2 attempts + list) + 2 creates + 2 verifies
     assert_eq!(r.steps[0].children.len(), 2 * 2 * 3 + 4);
 }
 
 #[tokio::test]
 async fn matrix_catches_leaky_read() {
-    let r = expect_outcome(&MATRIX.replace("READ_PATH", "/leaky/flows/{{ id }}").replace("LIST_PATH", "/flows"), Outcome::Failed).await;
+    let r = expect_outcome(
+        &MATRIX
+            .replace("READ_PATH", "/leaky/flows/{{ id }}")
+            .replace("LIST_PATH", "/flows"),
+        Outcome::Failed,
+    )
+    .await;
     let m = failure_message(&r);
-    assert!(m.contains("expected status one of [401, 404], got 200"), "{m}");
+    assert!(
+        m.contains("expected status one of [401, 404], got 200"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
 async fn matrix_catches_leaky_list() {
-    let r = expect_outcome(&MATRIX.replace("READ_PATH", "/flows/{{ id }}").replace("LIST_PATH", "/flows?leak=1"), Outcome::Failed).await;
+    let r = expect_outcome(
+        &MATRIX
+            .replace("READ_PATH", "/flows/{{ id }}")
+            .replace("LIST_PATH", "/flows?leak=1"),
+        Outcome::Failed,
+    )
+    .await;
     let m = failure_message(&r);
     assert!(m.contains("list leaks"), "{m}");
 }
 
 #[tokio::test]
 async fn secrets_are_masked_in_curl_lines() {
-    let r = expect_outcome("  - name: bad\n    request: { method: GET, path: /echo }\n    expect: { status: 418 }\n", Outcome::Failed).await;
+    let r = expect_outcome(
+        "  - name: bad\n    request: { method: GET, path: /echo }\n    expect: { status: 418 }\n",
+        Outcome::Failed,
+    )
+    .await;
     let f = r.steps[0].failure.as_ref().unwrap();
     let curl = f.curl.as_deref().unwrap();
     assert!(curl.contains("Authorization: Bearer ***"), "{curl}");
@@ -364,14 +547,27 @@ async fn secrets_are_masked_in_curl_lines() {
 async fn setup_teardown_requires_and_header_removal() {
     let yaml = "name: t\ncategory: health\nseverity: low\nsetup:\n  - name: s\n    request: { method: GET, path: /health }\n    capture: { v: \"$.version\" }\nsteps:\n  - name: anonymous by null header\n    request: { method: GET, path: /flows, headers: { Authorization: null } }\n    expect: { status: 401 }\nteardown:\n  - name: t\n    request: { method: GET, path: /nope-404 }\n    expect: { status: 200 }\n  - name: t2\n    request: { method: GET, path: /health }\n    expect: { status: 200 }\n";
     let r = run_one(yaml).await;
-    assert_eq!(r.outcome, Outcome::Passed, "teardown never fails a scenario: {:#?}", r.steps);
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "teardown never fails a scenario: {:#?}",
+        r.steps
+    );
     let teardown = r.steps.last().unwrap();
     assert_eq!(teardown.kind, "teardown");
     assert_eq!(teardown.children[0].outcome, Outcome::Failed);
-    assert_eq!(teardown.children[1].outcome, Outcome::Passed, "every teardown step runs");
+    assert_eq!(
+        teardown.children[1].outcome,
+        Outcome::Passed,
+        "every teardown step runs"
+    );
     let r = run_one("name: t\ncategory: health\nseverity: low\nrequires: [time_travel]\nsteps:\n  - name: s\n    request: { method: GET, path: /health }\n").await;
     assert_eq!(r.outcome, Outcome::Skipped);
-    assert!(r.steps[0].summary.as_deref().unwrap().contains("time_travel"));
+    assert!(r.steps[0]
+        .summary
+        .as_deref()
+        .unwrap()
+        .contains("time_travel"));
 }
 
 #[tokio::test]
@@ -384,14 +580,24 @@ async fn transport_errors_are_errors_not_failures() {
     assert_eq!(report.exit_code(), 3);
     let msg = failure_message(&report.scenarios[0]);
     assert!(msg.contains("connection refused"), "{msg}");
-    assert!(flowgate_harness::probe_target(&profile).await.unwrap_err().contains("cannot reach http://127.0.0.1:1/health: connection refused"));
+    assert!(flowgate_harness::probe_target(&profile)
+        .await
+        .unwrap_err()
+        .contains("cannot reach http://127.0.0.1:1/health: connection refused"));
 }
 
 #[tokio::test]
 async fn request_timeout_is_an_error() {
-    let r = run_one(&scenario("  - name: hang\n    request: { method: GET, path: /hang, timeout: 200ms }\n")).await;
+    let r = run_one(&scenario(
+        "  - name: hang\n    request: { method: GET, path: /hang, timeout: 200ms }\n",
+    ))
+    .await;
     assert_eq!(r.outcome, Outcome::Error);
-    assert!(failure_message(&r).contains("timed out"), "{}", failure_message(&r));
+    assert!(
+        failure_message(&r).contains("timed out"),
+        "{}",
+        failure_message(&r)
+    );
 }
 
 #[tokio::test]
@@ -401,18 +607,69 @@ async fn fail_fast_skips_the_rest_and_filters_select() {
     for i in 0..4 {
         files.push((format!("b{i}.yaml"), format!("name: b{i}\ncategory: health\nseverity: low\nsteps:\n  - name: s\n    delay: 50ms\n    request: {{ method: GET, path: /health }}\n")));
     }
-    let f: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let f: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let dir = common::write_suite(&f);
     let suite = flowgate_harness::Suite::load(&[dir.path().to_path_buf()]).unwrap();
     let profile = common::profile(&base);
-    let opts = flowgate_harness::RunOptions { jobs: 1, fail_fast: true, ..Default::default() };
+    let opts = flowgate_harness::RunOptions {
+        jobs: 1,
+        fail_fast: true,
+        ..Default::default()
+    };
     let report = flowgate_harness::run_suite(&suite, &profile, opts).await;
     assert_eq!(report.scenarios[0].outcome, Outcome::Failed);
-    assert!(report.scenarios[1..].iter().all(|s| s.outcome == Outcome::Skipped));
-    let opts = flowgate_harness::RunOptions { jobs: 2, tags: vec!["x".into()], ..Default::default() };
-    assert_eq!(flowgate_harness::run_suite(&suite, &profile, opts).await.scenarios.len(), 1);
-    let opts = flowgate_harness::RunOptions { jobs: 2, skip_tags: vec!["x".into()], names: vec!["b1".into(), "b2".into()], ..Default::default() };
+    assert!(report.scenarios[1..]
+        .iter()
+        .all(|s| s.outcome == Outcome::Skipped));
+    let opts = flowgate_harness::RunOptions {
+        jobs: 2,
+        tags: vec!["x".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        flowgate_harness::run_suite(&suite, &profile, opts)
+            .await
+            .scenarios
+            .len(),
+        1
+    );
+    let opts = flowgate_harness::RunOptions {
+        jobs: 2,
+        skip_tags: vec!["x".into()],
+        names: vec!["b1".into(), "b2".into()],
+        ..Default::default()
+    };
     let r = flowgate_harness::run_suite(&suite, &profile, opts).await;
-    assert_eq!(r.scenarios.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["b1", "b2"]);
+    assert_eq!(
+        r.scenarios
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b1", "b2"]
+    );
     assert_eq!(r.target.version.as_deref(), Some("1.2.3"));
+}
+
+#[tokio::test]
+async fn example_fixtures_pass_against_the_test_app() {
+    let base = common::start_app().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let suite = flowgate_harness::Suite::load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let profile = common::profile(&base);
+    suite
+        .validate_against(&profile)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = flowgate_harness::run_suite(&suite, &profile, Default::default()).await;
+    for s in &report.scenarios {
+        assert_eq!(s.outcome, Outcome::Passed, "{}: {:#?}", s.id, s.steps);
+    }
+    assert_eq!(report.exit_code(), 0);
+    let ids: Vec<&str> = report.scenarios.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["concurrency", "flow_lifecycle", "health", "isolation"]
+    );
 }

@@ -80,7 +80,11 @@ pub(crate) async fn attack(
 
 fn goose_error(e: goose::GooseError) -> EngineError {
     let detail = match &e {
-        goose::GooseError::InvalidOption { option, value, detail } => {
+        goose::GooseError::InvalidOption {
+            option,
+            value,
+            detail,
+        } => {
             format!("{option} = {value:?}: {detail}")
         }
         goose::GooseError::InvalidWaitTime { detail, .. }
@@ -297,7 +301,13 @@ fn fail(
 }
 
 /// A transport error: goose already counted the request as failed.
-fn transport_failure(shared: &Shared, user: &GooseUser, step: &StepPlan, metric: &GooseRequestMetric, reason: &str) {
+fn transport_failure(
+    shared: &Shared,
+    user: &GooseUser,
+    step: &StepPlan,
+    metric: &GooseRequestMetric,
+    reason: &str,
+) {
     shared
         .recorder
         .request(user.weighted_users_index, latency(metric), false, false);

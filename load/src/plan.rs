@@ -36,8 +36,8 @@ pub struct PollPlan {
 
 #[derive(Debug, Clone)]
 pub enum StepAction {
-    Request(RequestPlan),
-    Poll(PollPlan),
+    Request(Box<RequestPlan>),
+    Poll(Box<PollPlan>),
 }
 
 /// One step; goose records its requests under `name`.
@@ -75,6 +75,10 @@ pub struct Overrides {
     /// Replaces `duration` (and `iterations`: the phase then runs for this long).
     pub duration: Option<Duration>,
     pub users: Option<usize>,
+    /// At most this many users (a bounded run, e.g. in `flowgate validate`).
+    pub max_users: Option<usize>,
+    /// At most this long (a duration phase is shortened; iterations are kept).
+    pub max_duration: Option<Duration>,
 }
 
 /// A load phase, ready to run.
@@ -124,13 +128,20 @@ impl LoadPlan {
         let users = overrides
             .users
             .unwrap_or_else(|| usize::try_from(load.users).unwrap_or(usize::MAX));
+        let users = overrides.max_users.map_or(users, |m| users.min(m));
         let stop = match (overrides.duration, load.duration, load.iterations) {
             (Some(d), _, _) => StopAfter::Duration(d),
             (None, Some(d), _) => StopAfter::Duration(d.0),
-            (None, None, Some(n)) => StopAfter::Iterations(usize::try_from(n).unwrap_or(usize::MAX)),
+            (None, None, Some(n)) => {
+                StopAfter::Iterations(usize::try_from(n).unwrap_or(usize::MAX))
+            }
             (None, None, None) => {
                 return Err("a load phase needs `duration` or `iterations`".into());
             }
+        };
+        let stop = match (stop, overrides.max_duration) {
+            (StopAfter::Duration(d), Some(max)) => StopAfter::Duration(d.min(max)),
+            (stop, _) => stop,
         };
         let think_time = match &load.think_time {
             Some(t) => Some(parse_think_time(t).ok_or_else(|| {
@@ -139,9 +150,11 @@ impl LoadPlan {
             None => None,
         };
         let identities = if load.identities.is_empty() {
-            vec![profile.spec.default_identity.clone().ok_or(
-                "load.identities is empty and the profile has no default_identity",
-            )?]
+            vec![profile
+                .spec
+                .default_identity
+                .clone()
+                .ok_or("load.identities is empty and the profile has no default_identity")?]
         } else {
             load.identities.clone()
         };
@@ -177,7 +190,9 @@ impl LoadPlan {
             increase_rate: load.increase_rate.unwrap_or(users as f64),
             stop,
             think_time,
-            throttle: load.throttle.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
+            throttle: load
+                .throttle
+                .map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
             identities,
             variables,
             scenario_variables: sc.variables.clone(),
@@ -218,7 +233,10 @@ impl LoadPlan {
         }
         for t in &self.transactions {
             if t.weight == 0 {
-                return Err(format!("transaction `{}`: weight must be at least 1", t.name));
+                return Err(format!(
+                    "transaction `{}`: weight must be at least 1",
+                    t.name
+                ));
             }
             if t.steps.is_empty() {
                 return Err(format!("transaction `{}` has no steps", t.name));
@@ -228,11 +246,11 @@ impl LoadPlan {
             return Err("load.identities is empty".into());
         }
         let known = &self.profile.spec.identities;
-        for id in self
-            .identities
-            .iter()
-            .chain(self.transactions.iter().flat_map(|t| t.steps.iter().filter_map(|s| s.identity.as_ref())))
-        {
+        for id in self.identities.iter().chain(
+            self.transactions
+                .iter()
+                .flat_map(|t| t.steps.iter().filter_map(|s| s.identity.as_ref())),
+        ) {
             if !known.contains_key(id) {
                 return Err(format!(
                     "identity `{id}` is not in target profile `{}`",
@@ -258,19 +276,25 @@ impl LoadPlan {
 
 fn step_plan(step: &Step, profile: &Profile) -> Result<StepPlan, String> {
     let action = if let Some(spec) = &step.request {
-        StepAction::Request(RequestPlan {
+        StepAction::Request(Box::new(RequestPlan {
             spec: spec.clone(),
             expect: step.expect.clone(),
             capture: step.capture.clone(),
-        })
+        }))
     } else if let Some(poll) = &step.poll {
-        StepAction::Poll(PollPlan {
+        StepAction::Poll(Box::new(PollPlan {
             poll: poll.clone(),
             capture: step.capture.clone(),
             // The harness's defaults, so a poll means the same in both.
-            interval: poll.interval.map(|d| d.0).unwrap_or(Duration::from_millis(200)),
-            timeout: poll.timeout.map(|d| d.0).unwrap_or_else(|| profile.poll_timeout()),
-        })
+            interval: poll
+                .interval
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_millis(200)),
+            timeout: poll
+                .timeout
+                .map(|d| d.0)
+                .unwrap_or_else(|| profile.poll_timeout()),
+        }))
     } else {
         return Err(format!(
             "step `{}`: load transactions may only contain `request` and `poll` steps",

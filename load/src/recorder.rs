@@ -105,7 +105,10 @@ impl Recorder {
 
     pub(crate) fn poll_started(&self, step: &str) {
         let mut flows = self.flows.lock().unwrap_or_else(|p| p.into_inner());
-        flows.entry(step.to_string()).or_insert_with(empty_flows).created += 1;
+        flows
+            .entry(step.to_string())
+            .or_insert_with(empty_flows)
+            .created += 1;
     }
 
     pub(crate) fn poll_ended(&self, step: &str, end: PollEnd) {

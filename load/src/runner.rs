@@ -29,7 +29,14 @@ impl LoadRunner for GooseLoadRunner {
         ctx: LoadContext,
     ) -> BoxFuture<'a, LoadResult> {
         Box::pin(async move {
-            run_scenario(scenario, profile, &ctx.run_id, &self.overrides, &self.options).await
+            run_scenario(
+                scenario,
+                profile,
+                &ctx.run_id,
+                &self.overrides,
+                &self.options,
+            )
+            .await
         })
     }
 }

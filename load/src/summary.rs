@@ -211,7 +211,10 @@ fn p95_drift(points: &[TimePoint], window: Duration, wall: Duration) -> Option<S
     let first = full.first()?;
     let last = full.last()?;
     let change = if first.p95_ms > 0.0 {
-        format!(" ({:+.1}%)", (last.p95_ms - first.p95_ms) * 100.0 / first.p95_ms)
+        format!(
+            " ({:+.1}%)",
+            (last.p95_ms - first.p95_ms) * 100.0 / first.p95_ms
+        )
     } else {
         String::new()
     };

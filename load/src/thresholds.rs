@@ -185,8 +185,11 @@ pub fn parse_threshold(expression: &str, index: usize) -> Result<Threshold, Thre
     if metric_name.is_empty() {
         return Err(err(format!("a metric is missing; known: {KNOWN_METRICS}")));
     }
-    let metric = Metric::from_name(&metric_name.to_ascii_lowercase())
-        .ok_or_else(|| err(format!("unknown metric `{metric_name}`; known: {KNOWN_METRICS}")))?;
+    let metric = Metric::from_name(&metric_name.to_ascii_lowercase()).ok_or_else(|| {
+        err(format!(
+            "unknown metric `{metric_name}`; known: {KNOWN_METRICS}"
+        ))
+    })?;
     let value_text = value_text.trim();
     let limit = parse_limit(metric, value_text).map_err(err)?;
     Ok(Threshold {
@@ -217,8 +220,8 @@ fn parse_limit(metric: Metric, text: &str) -> Result<f64, String> {
     if text.is_empty() {
         return Err("a value is missing after the operator".into());
     }
-    let (number, unit) = split_number(text)
-        .ok_or_else(|| format!("`{text}` is not a number followed by a unit"))?;
+    let (number, unit) =
+        split_number(text).ok_or_else(|| format!("`{text}` is not a number followed by a unit"))?;
     if number < 0.0 {
         return Err(format!("`{text}`: the value must not be negative"));
     }
@@ -249,7 +252,9 @@ fn parse_limit(metric: Metric, text: &str) -> Result<f64, String> {
         },
         Metric::Rps => match unit_lc.as_str() {
             "" | "/s" | "rps" | "req/s" => Ok(number),
-            other => Err(format!("unit `{other}` does not fit rps: use a bare number")),
+            other => Err(format!(
+                "unit `{other}` does not fit rps: use a bare number"
+            )),
         },
         Metric::Requests => match unit_lc.as_str() {
             "" => {
@@ -399,7 +404,10 @@ mod tests {
             ("max", Latency::Max),
         ] {
             let x = t(&format!("{name} < 250ms"));
-            assert_eq!((x.metric, x.op, x.limit), (Metric::Latency(l), Op::Lt, 250.0));
+            assert_eq!(
+                (x.metric, x.op, x.limit),
+                (Metric::Latency(l), Op::Lt, 250.0)
+            );
         }
         assert_eq!(t("p95 < 1.5s").limit, 1500.0);
         assert_eq!(t("p95 < 500us").limit, 0.5);
@@ -423,7 +431,10 @@ mod tests {
         let e = t("error_rate < 0.1%");
         assert_eq!((e.metric, e.limit), (Metric::ErrorRate, 0.1));
         let f = t("flow_completion_rate >= 100%");
-        assert_eq!((f.metric, f.op, f.limit), (Metric::FlowCompletionRate, Op::Ge, 100.0));
+        assert_eq!(
+            (f.metric, f.op, f.limit),
+            (Metric::FlowCompletionRate, Op::Ge, 100.0)
+        );
         assert_eq!(t("rps >= 20").limit, 20.0);
         assert_eq!(t("rps >= 20/s").limit, 20.0);
         assert_eq!(t("rps >= 20 req/s").limit, 20.0);
@@ -436,7 +447,10 @@ mod tests {
         let x = t("create flow: p99 < 500ms");
         assert_eq!(x.request.as_deref(), Some("create flow"));
         assert_eq!(x.expression, "create flow: p99 < 500ms");
-        assert_eq!(t("GET /api/v1/flows/{id}: p95 < 1s").request.as_deref(), Some("GET /api/v1/flows/{id}"));
+        assert_eq!(
+            t("GET /api/v1/flows/{id}: p95 < 1s").request.as_deref(),
+            Some("GET /api/v1/flows/{id}")
+        );
         assert!(err(": p95 < 1s").contains("request name is missing"));
     }
 
@@ -472,7 +486,12 @@ mod tests {
         assert_eq!(e.index, 1);
         assert!(e.message.contains("no step is named `nope`"), "{e}");
         assert!(e.message.contains("`create flow`"));
-        assert_eq!(validate_thresholds(&["create flow: p95 < 1s"], &["create flow"]).unwrap().len(), 1);
+        assert_eq!(
+            validate_thresholds(&["create flow: p95 < 1s"], &["create flow"])
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     fn row(name: &str, count: u64, failures: u64, p95: f64) -> RequestStats {
@@ -491,8 +510,16 @@ mod tests {
 
     #[test]
     fn evaluation_passes_and_fails() {
-        let rows = vec![row("create flow", 100, 1, 120.0), row(ALL_REQUESTS, 400, 2, 80.0)];
-        let flows = FlowCompletion { created: 10, completed: 9, failed: 1, timed_out: 0 };
+        let rows = vec![
+            row("create flow", 100, 1, 120.0),
+            row(ALL_REQUESTS, 400, 2, 80.0),
+        ];
+        let flows = FlowCompletion {
+            created: 10,
+            completed: 9,
+            failed: 1,
+            timed_out: 0,
+        };
         let by_step = vec![("wait".to_string(), flows.clone())];
         let p90 = vec![(ALL_REQUESTS.to_string(), 70.0)];
         let observed = Observed {
@@ -503,18 +530,18 @@ mod tests {
         };
         let ts = validate_thresholds(
             &[
-                "p95 < 100ms",               // 80 → pass
-                "create flow: p95 < 100ms",  // 120 → fail
-                "error_rate < 1%",           // 0.5 → pass
-                "create flow: error_rate < 1%", // 1.0 → fail
-                "rps >= 40",                 // 40 → pass
-                "requests >= 500",           // 400 → fail
-                "flow_completion_rate >= 100%", // 90 → fail
+                "p95 < 100ms",                       // 80 → pass
+                "create flow: p95 < 100ms",          // 120 → fail
+                "error_rate < 1%",                   // 0.5 → pass
+                "create flow: error_rate < 1%",      // 1.0 → fail
+                "rps >= 40",                         // 40 → pass
+                "requests >= 500",                   // 400 → fail
+                "flow_completion_rate >= 100%",      // 90 → fail
                 "wait: flow_completion_rate >= 90%", // pass
-                "p90 < 71ms",                // pass
-                "mean <= 40ms",              // pass
-                "max < 160ms",               // 160 → fail
-                "p99 > 100ms",               // 120 → pass
+                "p90 < 71ms",                        // pass
+                "mean <= 40ms",                      // pass
+                "max < 160ms",                       // 160 → fail
+                "p99 > 100ms",                       // 120 → pass
             ],
             &["create flow", "wait"],
         )
@@ -535,7 +562,12 @@ mod tests {
     fn nothing_measured_never_passes() {
         let observed = Observed::default();
         let ts = validate_thresholds(
-            &["p95 < 1s", "error_rate < 1%", "flow_completion_rate >= 0%", "requests >= 0"],
+            &[
+                "p95 < 1s",
+                "error_rate < 1%",
+                "flow_completion_rate >= 0%",
+                "requests >= 0",
+            ],
             &[],
         )
         .unwrap();

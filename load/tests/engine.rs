@@ -71,13 +71,20 @@ async fn fast_endpoint_passes_generous_thresholds_and_fills_the_result() {
     assert_eq!(all.count, result.requests[0].count);
     assert!(all.p50_ms <= all.p95_ms && all.p95_ms <= all.p99_ms && all.p99_ms <= all.max_ms);
     assert!(all.rps > 0.0);
-    assert!(result.thresholds.iter().all(|t| t.passed), "{:#?}", result.thresholds);
+    assert!(
+        result.thresholds.iter().all(|t| t.passed),
+        "{:#?}",
+        result.thresholds
+    );
     assert!(result.timeseries.len() >= 2, "{:?}", result.timeseries);
     assert!(result.timeseries.iter().all(|p| p.errors == 0));
     assert!(result.timeseries.iter().any(|p| p.rps > 0.0));
     assert!(result.flows.is_none());
     assert!(
-        result.notes.iter().any(|n| n.contains("server memory not exposed")),
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("server memory not exposed")),
         "{:?}",
         result.notes
     );
@@ -181,7 +188,11 @@ async fn flows_that_complete_after_three_polls_reach_full_completion() {
     );
     let result = run(&text, &base).await;
     let flows = result.flows.clone().unwrap();
-    assert_eq!((flows.created, flows.completed, flows.timed_out), (8, 8, 0), "{result:#?}");
+    assert_eq!(
+        (flows.created, flows.completed, flows.timed_out),
+        (8, 8, 0),
+        "{result:#?}"
+    );
     assert_eq!(result.outcome, Outcome::Passed, "{:#?}", result.thresholds);
     let poll = result
         .requests
@@ -189,7 +200,11 @@ async fn flows_that_complete_after_three_polls_reach_full_completion() {
         .find(|r| r.name == "wait for completion")
         .unwrap();
     assert_eq!(poll.count, 24, "three polls per flow");
-    let create = result.requests.iter().find(|r| r.name == "create flow").unwrap();
+    let create = result
+        .requests
+        .iter()
+        .find(|r| r.name == "create flow")
+        .unwrap();
     assert_eq!(create.count, 8);
 }
 
@@ -237,7 +252,11 @@ async fn an_unreachable_target_is_an_error_not_a_failure() {
     let result = run(&text, &format!("http://127.0.0.1:{port}")).await;
     assert_eq!(result.outcome, Outcome::Error, "{result:#?}");
     assert_eq!(exit_code(&result), 3);
-    assert!(result.notes[0].contains("never answered"), "{:?}", result.notes);
+    assert!(
+        result.notes[0].contains("never answered"),
+        "{:?}",
+        result.notes
+    );
 }
 
 #[test]

@@ -8,14 +8,20 @@
 -- so a query that forgets its WHERE still sees only that tenant's rows. The execution
 -- engine claims work across tenants as role flowgate_engine, whose policies are explicit.
 
+-- Roles are cluster-wide: tests migrate many fresh databases at once, so creation must
+-- tolerate a concurrent creator (duplicate_object / unique_violation on pg_authid).
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flowgate_app') THEN
-        CREATE ROLE flowgate_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flowgate_engine') THEN
-        CREATE ROLE flowgate_engine NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    END IF;
+    CREATE ROLE flowgate_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$;
+DO $$
+BEGIN
+    CREATE ROLE flowgate_engine NOLOGIN NOSUPERUSER NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 

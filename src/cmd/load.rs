@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exit::{CliError, CmdResult};
-use flowgate_harness::{probe_target, Profile, ProcessEnv, Suite};
+use flowgate_harness::{probe_target, ProcessEnv, Profile, Suite};
 use flowgate_load::{exit_code, render_summary, run_load, LoadPlan, Overrides, RunOptions};
 use flowgate_reports::{GatingPolicy, RunReport};
 
@@ -77,7 +77,9 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     }
     let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
     let suite = Suite::load(std::slice::from_ref(&args.scenario)).map_err(CliError::invalid)?;
-    suite.validate_against(&profile).map_err(CliError::invalid)?;
+    suite
+        .validate_against(&profile)
+        .map_err(CliError::invalid)?;
     let scenario = match suite.scenarios.as_slice() {
         [one] if one.scenario.load.is_some() => one,
         [one] => {
@@ -96,6 +98,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     let overrides = Overrides {
         duration: args.duration,
         users: args.users,
+        ..Overrides::default()
     };
     let run_id = uuid::Uuid::new_v4().to_string();
     let plan = LoadPlan::from_scenario(scenario, Arc::new(profile.clone()), &run_id, &overrides)

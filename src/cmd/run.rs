@@ -3,7 +3,7 @@
 
 use crate::exit::{CliError, CmdResult, INVALID};
 use flowgate_harness::console::{failure_details, ConsoleProgress};
-use flowgate_harness::{probe_target, run_suite, Profile, ProcessEnv, RunOptions, Suite};
+use flowgate_harness::{probe_target, run_suite, ProcessEnv, Profile, RunOptions, Suite};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,14 +59,23 @@ pub struct RunArgs {
 /// `--spawn-timeout` values: `500ms`, `30s`, `2m`, `1h`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration `{s}`: expected e.g. 30s, 500ms, 2m"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}`: expected e.g. 30s, 500ms, 2m"))?;
     let secs = match unit.trim() {
         "ms" => n / 1000.0,
         "" | "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        other => return Err(format!("invalid duration unit `{other}` in `{s}` (ms, s, m, h)")),
+        other => {
+            return Err(format!(
+                "invalid duration unit `{other}` in `{s}` (ms, s, m, h)"
+            ))
+        }
     };
     Ok(Duration::from_secs_f64(secs))
 }
@@ -152,7 +161,9 @@ pub async fn run(args: RunArgs) -> CmdResult {
     };
     let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
     let suite = Suite::load(&args.paths).map_err(CliError::invalid)?;
-    suite.validate_against(&profile).map_err(CliError::invalid)?;
+    suite
+        .validate_against(&profile)
+        .map_err(CliError::invalid)?;
     if args.jobs == 0 {
         return Err(CliError::invalid("--jobs must be at least 1"));
     }
@@ -192,14 +203,16 @@ async fn run_checks(
         fail_fast: args.fail_fast,
         fail_on,
         progress: Some(progress),
-        load_runner: None,
+        // Load scenarios run as declared (`flowgate load --duration` shortens one).
+        load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner::default())),
     };
     let mut report = run_suite(suite, profile, opts).await;
     if report.scenarios.is_empty() && report.load.is_empty() {
         eprintln!("warning: no scenario matched the filters");
     }
     if let Some(w) = &waivers {
-        for note in flowgate_reports::apply_waivers(&mut report, w, chrono::Utc::now().date_naive()) {
+        for note in flowgate_reports::apply_waivers(&mut report, w, chrono::Utc::now().date_naive())
+        {
             eprintln!("{note}");
         }
     }

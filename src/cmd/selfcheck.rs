@@ -180,7 +180,12 @@ fn not_passed(report: &RunReport) -> Vec<String> {
 
 fn summarize(ids: &[String]) -> String {
     const SHOWN: usize = 4;
-    let mut s = ids.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if ids.len() > SHOWN {
         s.push_str(&format!(", … (+{})", ids.len() - SHOWN));
     }

@@ -15,6 +15,7 @@
 use crate::exit::{CliError, CmdResult, INVALID};
 use flowgate_harness::console::{failure_details, ConsoleProgress};
 use flowgate_harness::{run_suite, EnvMap, Layered, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_reports::RunReport;
 use flowgate_server::defects::Defects;
 use flowgate_server::flows::catalogue::RetryPolicy;
 use flowgate_server::{provision_tenant, ServerConfig, ServerError, TenantCredentials};
@@ -24,6 +25,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// Load phases inside `validate` use at most this many users...
+const VALIDATE_LOAD_MAX_USERS: usize = 20;
+/// ...for at most this long.
+const VALIDATE_LOAD_MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The profile `flowgate validate` uses for the conformance suite.
 const REFERENCE_PROFILE: &str = "reference.target.yaml";
@@ -125,8 +131,6 @@ async fn run_checks(
     target: &ReferenceTarget,
     fail_on: Option<flowgate_reports::Severity>,
 ) -> CmdResult {
-    let env = Layered(target.env(), ProcessEnv);
-    let profile = Profile::load(profile_path, &env).map_err(CliError::invalid)?;
     let opts = RunOptions {
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
@@ -135,9 +139,18 @@ async fn run_checks(
         fail_fast: false,
         fail_on,
         progress: Some(Arc::new(ConsoleProgress::new(args.quiet))),
-        load_runner: None,
+        // validate is a gate, not a soak: load phases run short and bounded here
+        // (`flowgate load` runs them as declared).
+        load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner {
+            overrides: flowgate_load::Overrides {
+                max_users: Some(VALIDATE_LOAD_MAX_USERS),
+                max_duration: Some(VALIDATE_LOAD_MAX_DURATION),
+                ..Default::default()
+            },
+            ..Default::default()
+        })),
     };
-    let report = run_suite(suite, &profile, opts).await;
+    let (report, profile) = target.run(suite, profile_path, opts).await?;
     if report.scenarios.is_empty() && report.load.is_empty() {
         eprintln!("warning: no scenario matched the filters");
     }
@@ -235,15 +248,15 @@ impl ReferenceTarget {
         defects: Defects,
     ) -> Result<ReferenceTarget, CliError> {
         let (url, storage) = prepare_database(database_url).await?;
-        match Self::start_on(&url, defects).await {
-            Ok((base_url, defect_names, tenant_a, tenant_b, stop, task)) => Ok(ReferenceTarget {
-                base_url,
-                defect_names,
-                tenant_a,
-                tenant_b,
+        match Running::start(&url, defects).await {
+            Ok(r) => Ok(ReferenceTarget {
+                base_url: r.base_url,
+                defect_names: r.defect_names,
+                tenant_a: r.tenant_a,
+                tenant_b: r.tenant_b,
                 storage,
-                stop,
-                task,
+                stop: r.stop,
+                task: r.task,
             }),
             Err(e) => {
                 cleanup_storage(storage).await;
@@ -252,92 +265,32 @@ impl ReferenceTarget {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn start_on(
-        url: &str,
-        defects: Defects,
-    ) -> Result<
-        (
-            String,
-            Vec<&'static str>,
-            TenantCredentials,
-            TenantCredentials,
-            CancellationToken,
-            tokio::task::JoinHandle<Result<(), ServerError>>,
-        ),
-        CliError,
-    > {
-        let defect_names = defects.names();
-        let config = ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: url.to_string(),
-            defects,
-            allow_simulated_faults: true,
-            workers: 4,
-            retry_policy: Some(FAST_RETRY),
-            ..ServerConfig::default()
-        };
-        let app = flowgate_server::build(config)
-            .await
-            .map_err(|e| CliError::infra(format!("cannot start the reference server: {e}")))?;
-        let provision = |name: &'static str, engagements: &'static [&'static str]| {
-            let db = app.db().clone();
-            async move {
-                provision_tenant(&db, name, engagements)
-                    .await
-                    .map_err(|e| CliError::infra(format!("cannot provision tenant {name}: {e}")))
-            }
-        };
-        let tenant_a = provision("flowgate-validate-tenant-a", &["default", "second"]).await?;
-        let tenant_b = provision("flowgate-validate-tenant-b", &["default"]).await?;
-        if tenant_a.engagements.len() < 2 || tenant_b.engagements.is_empty() {
-            return Err(CliError::infra(
-                "the reference server provisioned fewer engagements than asked for",
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .map_err(|e| CliError::infra(format!("cannot listen on 127.0.0.1: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| CliError::infra(format!("cannot read the listening address: {e}")))?;
-        let stop = CancellationToken::new();
-        let signal = stop.clone();
-        let task = tokio::spawn(app.serve(listener, async move { signal.cancelled().await }));
-        Ok((
-            format!("http://{addr}"),
-            defect_names,
-            tenant_a,
-            tenant_b,
-            stop,
-            task,
-        ))
-    }
-
     /// The values of the `${env:…}` / `${secret:…}` references of `reference.target.yaml`
     /// and `seed/seed.target.yaml` for this server.
     pub(crate) fn env(&self) -> EnvMap {
-        let a = &self.tenant_a;
-        let b = &self.tenant_b;
         let mut m = HashMap::new();
-        let mut set = |k: &str, v: String| {
-            m.insert(k.to_string(), v);
-        };
-        set("FLOWGATE_BASE_URL", self.base_url.clone());
-        set("FLOWGATE_SEED_BASE_URL", self.base_url.clone());
-        for (prefix, t) in [("FLOWGATE_TENANT_A", a), ("FLOWGATE_TENANT_B", b)] {
-            set(&format!("{prefix}_KEY"), t.api_key.clone());
-            set(&format!("{prefix}_ACCOUNT"), t.client_account_id.to_string());
-            set(&format!("{prefix}_ENGAGEMENT"), t.engagements[0].id.to_string());
+        m.insert("FLOWGATE_BASE_URL".to_string(), self.base_url.clone());
+        m.insert("FLOWGATE_SEED_BASE_URL".to_string(), self.base_url.clone());
+        // The reference profile calls the tenants A and B, the seed profile clients 1 and 2.
+        for (prefixes, t) in [
+            (["FLOWGATE_TENANT_A", "FLOWGATE_CLIENT_1"], &self.tenant_a),
+            (["FLOWGATE_TENANT_B", "FLOWGATE_CLIENT_2"], &self.tenant_b),
+        ] {
+            for prefix in prefixes {
+                let engagement = t.engagements.first().map(|e| e.id.to_string());
+                m.insert(format!("{prefix}_KEY"), t.api_key.clone());
+                m.insert(format!("{prefix}_ACCOUNT"), t.client_account_id.to_string());
+                m.insert(
+                    format!("{prefix}_ENGAGEMENT"),
+                    engagement.unwrap_or_default(),
+                );
+            }
         }
-        set(
-            "FLOWGATE_TENANT_A_OTHER_ENGAGEMENT",
-            a.engagements[1].id.to_string(),
-        );
-        for (prefix, t) in [("FLOWGATE_CLIENT_1", a), ("FLOWGATE_CLIENT_2", b)] {
-            set(&format!("{prefix}_KEY"), t.api_key.clone());
-            set(&format!("{prefix}_ACCOUNT"), t.client_account_id.to_string());
-            set(&format!("{prefix}_ENGAGEMENT"), t.engagements[0].id.to_string());
+        if let Some(second) = self.tenant_a.engagements.get(1) {
+            m.insert(
+                "FLOWGATE_TENANT_A_OTHER_ENGAGEMENT".to_string(),
+                second.id.to_string(),
+            );
         }
         EnvMap(m)
     }
@@ -371,6 +324,23 @@ impl ReferenceTarget {
         EnvMap(m)
     }
 
+    /// Loads the profile with this server's values and runs the suite against it.
+    /// Returns the report and the profile (whose masker hides the keys in any output).
+    pub(crate) async fn run(
+        &self,
+        suite: &Suite,
+        profile_path: &Path,
+        opts: RunOptions,
+    ) -> Result<(RunReport, Profile), CliError> {
+        let env = Layered(self.env(), ProcessEnv);
+        let profile = Profile::load(profile_path, &env).map_err(CliError::invalid)?;
+        suite
+            .validate_against(&profile)
+            .map_err(CliError::invalid)?;
+        let report = run_suite(suite, &profile, opts).await;
+        Ok((report, profile))
+    }
+
     fn database_label(&self) -> String {
         match &self.storage {
             Storage::TempSqlite(dir) => format!("temporary SQLite in {}", dir.path().display()),
@@ -389,6 +359,67 @@ impl ReferenceTarget {
             Err(e) => eprintln!("warning: the reference server task failed: {e}"),
         }
         cleanup_storage(self.storage).await;
+    }
+}
+
+/// The server part of a [`ReferenceTarget`], before its storage is attached.
+struct Running {
+    base_url: String,
+    defect_names: Vec<&'static str>,
+    tenant_a: TenantCredentials,
+    tenant_b: TenantCredentials,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Running {
+    async fn start(url: &str, defects: Defects) -> Result<Running, CliError> {
+        let defect_names = defects.names();
+        let config = ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: url.to_string(),
+            defects,
+            allow_simulated_faults: true,
+            workers: 4,
+            retry_policy: Some(FAST_RETRY),
+            ..ServerConfig::default()
+        };
+        let app = flowgate_server::build(config)
+            .await
+            .map_err(|e| CliError::infra(format!("cannot start the reference server: {e}")))?;
+        let db = app.db().clone();
+        let provision = |name: &'static str, engagements: &'static [&'static str]| {
+            let db = db.clone();
+            async move {
+                provision_tenant(&db, name, engagements)
+                    .await
+                    .map_err(|e| CliError::infra(format!("cannot provision tenant {name}: {e}")))
+            }
+        };
+        let tenant_a = provision("flowgate-validate-tenant-a", &["default", "second"]).await?;
+        let tenant_b = provision("flowgate-validate-tenant-b", &["default"]).await?;
+        if tenant_a.engagements.len() < 2 || tenant_b.engagements.is_empty() {
+            return Err(CliError::infra(
+                "the reference server provisioned fewer engagements than asked for",
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| CliError::infra(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::infra(format!("cannot read the listening address: {e}")))?;
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(app.serve(listener, async move { signal.cancelled().await }));
+        Ok(Running {
+            base_url: format!("http://{addr}"),
+            defect_names,
+            tenant_a,
+            tenant_b,
+            stop,
+            task,
+        })
     }
 }
 
@@ -504,14 +535,124 @@ mod tests {
             with_database_name("postgres://u:p@h/db?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database_name("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database_name("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    /// One in-process run at a time: the suite has latency limits, and the machine has
+    /// two cores.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    /// Runs a suite folder of the repository against a fresh reference server.
+    async fn run_repo_suite(sub: &str, database_url: Option<&str>, defects: &[&str]) -> RunReport {
+        let _guard = SERIAL.lock().await;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let dir = if sub.is_empty() { root } else { root.join(sub) };
+        let suite = Suite::load(std::slice::from_ref(&dir)).expect("the suite loads");
+        let profile = find_profile(&dir).expect("a profile");
+        let defects = Defects::parse(defects).expect("known defects");
+        let target = ReferenceTarget::start(database_url, defects)
+            .await
+            .expect("the reference server starts");
+        let opts = RunOptions {
+            jobs: 4,
+            ..RunOptions::default()
+        };
+        let result = target.run(&suite, &profile, opts).await;
+        target.stop().await;
+        result.expect("the profile loads").0
+    }
+
+    fn failed(report: &RunReport) -> Vec<String> {
+        report
+            .scenarios
+            .iter()
+            .filter(|s| s.outcome != flowgate_reports::Outcome::Passed)
+            .filter(|s| s.outcome != flowgate_reports::Outcome::Skipped)
+            .map(|s| format!("{} ({:?})", s.name, s.outcome))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_whole_suite_passes_on_sqlite() {
+        let report = run_repo_suite("", None, &[]).await;
+        assert_eq!(failed(&report), Vec::<String>::new());
+        assert!(report.summary().passed >= 50, "{:?}", report.summary());
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_whole_suite_passes_on_postgres() {
+        let url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let report = run_repo_suite("", Some(&url), &[]).await;
+        assert_eq!(failed(&report), Vec::<String>::new());
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_seed_suite_passes_eight_of_eight() {
+        let report = run_repo_suite("seed", None, &[]).await;
+        let s = report.summary();
+        assert_eq!((s.total, s.passed), (8, 8), "{:?}", failed(&report));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_seed_defects_reproduce_the_seed_report() {
+        let report = run_repo_suite(
+            "seed",
+            None,
+            &["stuck-flows", "tenant-leak", "opaque-errors"],
+        )
+        .await;
+        let s = report.summary();
+        assert_eq!((s.total, s.passed, s.failed), (8, 5, 3));
+        assert!((s.success_rate() - 62.5).abs() < 1e-9);
+        let mut failed: Vec<(String, flowgate_reports::Severity)> = report
+            .scenarios
+            .iter()
+            .filter(|r| r.outcome == flowgate_reports::Outcome::Failed)
+            .map(|r| (r.name.clone(), r.severity))
+            .collect();
+        failed.sort();
+        use flowgate_reports::Severity::{Critical, Moderate};
+        assert_eq!(
+            failed,
+            vec![
+                ("Discovery Flow Execution".to_string(), Critical),
+                ("Error Handling".to_string(), Moderate),
+                ("Multi-tenant Isolation".to_string(), Critical),
+            ]
+        );
+        assert_eq!(report.exit_code(), 1);
+
+        // The sign-off report itself, with what changes from run to run redacted.
+        let markdown = flowgate_reports::render_markdown(&report);
+        insta::with_settings!({filters => vec![
+            (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+            (r"http://127\.0\.0\.1:\d+", "http://[addr]"),
+            (r"\d{4}-\d{2}-\d{2}", "[date]"),
+            // measured latencies (the targets stay), and how long a poll watched
+            (r"\| \d+(\.\d+)? ms \|", "| [latency] |"),
+            (r"for \d+(\.\d+)? s\b", "for [duration]"),
+            (r"\(\d+ requests\)", "([n] requests)"),
+            (r"flowgate \d+\.\d+\.\d+", "flowgate [version]"),
+            (r"v\d+\.\d+\.\d+", "v[version]"),
+        ]}, {
+            insta::assert_snapshot!("seed_reproduction_report", markdown);
+        });
     }
 
     #[test]

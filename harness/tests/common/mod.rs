@@ -51,13 +51,37 @@ fn problem(status: StatusCode, code: &str) -> Response {
 /// (status, progress, phase) by number of reads, per flow type.
 fn table(flow_type: &str) -> Vec<(&'static str, f64, Option<&'static str>)> {
     match flow_type {
-        "fails" => vec![("initialized", 0.0, Some("a")), ("running", 50.0, Some("b")), ("failed", 50.0, Some("b"))],
+        "fails" => vec![
+            ("initialized", 0.0, Some("a")),
+            ("running", 50.0, Some("b")),
+            ("failed", 50.0, Some("b")),
+        ],
         "stuck" => vec![("initialized", 0.0, Some("a"))],
-        "backwards" => vec![("initialized", 0.0, Some("a")), ("running", 50.0, Some("b")), ("initialized", 0.0, Some("a"))],
-        "resurrect" => vec![("initialized", 0.0, Some("a")), ("completed", 100.0, None), ("running", 50.0, Some("b"))],
-        "regress" => vec![("running", 50.0, Some("b")), ("running", 20.0, Some("b")), ("completed", 100.0, None)],
-        "disorder" => vec![("running", 10.0, Some("b")), ("running", 20.0, Some("a")), ("completed", 100.0, None)],
-        _ => vec![("initialized", 0.0, Some("a")), ("running", 50.0, Some("b")), ("completed", 100.0, None)],
+        "backwards" => vec![
+            ("initialized", 0.0, Some("a")),
+            ("running", 50.0, Some("b")),
+            ("initialized", 0.0, Some("a")),
+        ],
+        "resurrect" => vec![
+            ("initialized", 0.0, Some("a")),
+            ("completed", 100.0, None),
+            ("running", 50.0, Some("b")),
+        ],
+        "regress" => vec![
+            ("running", 50.0, Some("b")),
+            ("running", 20.0, Some("b")),
+            ("completed", 100.0, None),
+        ],
+        "disorder" => vec![
+            ("running", 10.0, Some("b")),
+            ("running", 20.0, Some("a")),
+            ("completed", 100.0, None),
+        ],
+        _ => vec![
+            ("initialized", 0.0, Some("a")),
+            ("running", 50.0, Some("b")),
+            ("completed", 100.0, None),
+        ],
     }
 }
 
@@ -72,20 +96,37 @@ fn flow_json(f: &Flow) -> Value {
 }
 
 async fn create(State(s): State<Shared>, h: HeaderMap, body: Option<Json<Value>>) -> Response {
-    let Some(t) = tenant(&h) else { return problem(StatusCode::UNAUTHORIZED, "unauthorized") };
-    let Some(Json(body)) = body else { return problem(StatusCode::BAD_REQUEST, "malformed_json") };
+    let Some(t) = tenant(&h) else {
+        return problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
+    let Some(Json(body)) = body else {
+        return problem(StatusCode::BAD_REQUEST, "malformed_json");
+    };
     let Some(ft) = body.get("flow_type").and_then(|v| v.as_str()) else {
         return problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let f = Flow { id: id.clone(), tenant: t, flow_type: ft.into(), name: body.get("flow_name").cloned().unwrap_or(Value::Null), gets: 0 };
+    let f = Flow {
+        id: id.clone(),
+        tenant: t,
+        flow_type: ft.into(),
+        name: body.get("flow_name").cloned().unwrap_or(Value::Null),
+        gets: 0,
+    };
     let out = flow_json(&f);
     s.flows.lock().unwrap().insert(id.clone(), f);
-    (StatusCode::CREATED, [("location", format!("/flows/{id}"))], Json(out)).into_response()
+    (
+        StatusCode::CREATED,
+        [("location", format!("/flows/{id}"))],
+        Json(out),
+    )
+        .into_response()
 }
 
 async fn read(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    let Some(t) = tenant(&h) else { return problem(StatusCode::UNAUTHORIZED, "unauthorized") };
+    let Some(t) = tenant(&h) else {
+        return problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
     let mut flows = s.flows.lock().unwrap();
     match flows.get_mut(&id) {
         Some(f) if f.tenant == t => {
@@ -106,7 +147,9 @@ async fn leaky_read(State(s): State<Shared>, Path(id): Path<String>) -> Response
 }
 
 async fn delete(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    let Some(t) = tenant(&h) else { return problem(StatusCode::UNAUTHORIZED, "unauthorized") };
+    let Some(t) = tenant(&h) else {
+        return problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
     let mut flows = s.flows.lock().unwrap();
     match flows.get(&id) {
         Some(f) if f.tenant == t => {
@@ -117,18 +160,33 @@ async fn delete(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -
     }
 }
 
-async fn list(State(s): State<Shared>, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(t) = tenant(&h) else { return problem(StatusCode::UNAUTHORIZED, "unauthorized") };
-    let leak = q.get("leak").is_some();
+async fn list(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(t) = tenant(&h) else {
+        return problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
+    let leak = q.contains_key("leak");
     let flows = s.flows.lock().unwrap();
-    let items: Vec<Value> = flows.values().filter(|f| leak || f.tenant == t).map(flow_json).collect();
+    let items: Vec<Value> = flows
+        .values()
+        .filter(|f| leak || f.tenant == t)
+        .map(flow_json)
+        .collect();
     Json(json!({"items": items, "next_cursor": null})).into_response()
 }
 
 async fn echo(h: HeaderMap, Query(q): Query<HashMap<String, String>>, body: String) -> Response {
     let headers: serde_json::Map<String, Value> = h
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::String(v.to_str().unwrap_or("").to_string()),
+            )
+        })
         .collect();
     let json_body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     (
@@ -161,7 +219,11 @@ async fn slow() -> Json<Value> {
 }
 
 async fn text() -> Response {
-    ([("content-type", "text/plain")], "hello world\nTraceback (most recent call last)").into_response()
+    (
+        [("content-type", "text/plain")],
+        "hello world\nTraceback (most recent call last)",
+    )
+        .into_response()
 }
 
 async fn hang() -> Json<Value> {
@@ -173,7 +235,12 @@ async fn hang() -> Json<Value> {
 pub async fn start_app() -> String {
     let state: Shared = Arc::new(AppState::default());
     let app = Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok", "version": "1.2.3", "service": "testapp"})) }))
+        .route(
+            "/health",
+            get(|| async {
+                Json(json!({"status": "ok", "version": "1.2.3", "service": "testapp"}))
+            }),
+        )
         .route("/flows", post(create).get(list))
         .route("/flows/{id}", get(read).delete(delete))
         .route("/leaky/flows/{id}", get(leaky_read))
@@ -223,7 +290,10 @@ state_machines:
 }
 
 pub fn profile(base_url: &str) -> Profile {
-    let env = EnvMap(HashMap::from([("TEST_KEY_A".to_string(), SECRET_A.to_string())]));
+    let env = EnvMap(HashMap::from([(
+        "TEST_KEY_A".to_string(),
+        SECRET_A.to_string(),
+    )]));
     Profile::parse(&profile_text(base_url), "test.target.yaml", &env).expect("test profile loads")
 }
 
@@ -242,16 +312,31 @@ pub fn write_suite(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub async fn run_files(files: &[(&str, &str)]) -> RunReport {
     let base = start_app().await;
     let dir = write_suite(files);
-    let suite = Suite::load(&[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("suite loads:\n{e}"));
+    let suite =
+        Suite::load(&[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("suite loads:\n{e}"));
     let profile = profile(&base);
-    suite.validate_against(&profile).unwrap_or_else(|e| panic!("suite validates:\n{e}"));
-    flowgate_harness::run_suite(&suite, &profile, RunOptions { jobs: 2, ..Default::default() }).await
+    suite
+        .validate_against(&profile)
+        .unwrap_or_else(|e| panic!("suite validates:\n{e}"));
+    flowgate_harness::run_suite(
+        &suite,
+        &profile,
+        RunOptions {
+            jobs: 2,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Runs one scenario text; returns its result.
 pub async fn run_one(yaml: &str) -> ScenarioResult {
     let report = run_files(&[("s.yaml", yaml)]).await;
-    report.scenarios.into_iter().next().expect("one scenario result")
+    report
+        .scenarios
+        .into_iter()
+        .next()
+        .expect("one scenario result")
 }
 
 /// Scenario header for tests.

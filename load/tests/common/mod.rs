@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use flowgate_harness::{EnvMap, LoadedScenario, Profile, Suite};
-use flowgate_load::{run_scenario, Overrides, RunOptions};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use flowgate_harness::{EnvMap, LoadedScenario, Profile, Suite};
+use flowgate_load::{run_scenario, Overrides, RunOptions};
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -51,7 +51,11 @@ pub async fn serve(complete_after: u64) -> (String, AppState) {
 
 async fn fast(State(s): State<AppState>, headers: HeaderMap) -> Json<Value> {
     if let Some(a) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        *s.seen_auth.lock().unwrap().entry(a.to_string()).or_insert(0) += 1;
+        *s.seen_auth
+            .lock()
+            .unwrap()
+            .entry(a.to_string())
+            .or_insert(0) += 1;
     }
     Json(json!({"ok": true}))
 }
@@ -64,7 +68,10 @@ async fn slow() -> Json<Value> {
 async fn create(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     let id = s.next.fetch_add(1, Ordering::Relaxed);
     s.flows.lock().unwrap().insert(id, 0);
-    (StatusCode::CREATED, Json(json!({"flow_id": id, "status": "initialized"})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"flow_id": id, "status": "initialized"})),
+    )
 }
 
 async fn status(State(s): State<AppState>, Path(id): Path<u64>) -> (StatusCode, Json<Value>) {
@@ -75,7 +82,10 @@ async fn status(State(s): State<AppState>, Path(id): Path<u64>) -> (StatusCode, 
     *polls += 1;
     let done = s.complete_after > 0 && *polls >= s.complete_after;
     let status = if done { "completed" } else { "running" };
-    (StatusCode::OK, Json(json!({"flow_id": id, "status": status})))
+    (
+        StatusCode::OK,
+        Json(json!({"flow_id": id, "status": status})),
+    )
 }
 
 /// A profile with identities `tenant_a` and `tenant_b` against `base`.

@@ -12,9 +12,7 @@
 //! `SUREFIRE_TIME` pattern rejects), each `<testsuite>` gets its `skipped` count, and
 //! `<testsuites>` gets the run's totals.
 
-use junit_report::{
-    Duration, OffsetDateTime, ReportBuilder, TestCase, TestCaseBuilder, TestSuite,
-};
+use junit_report::{Duration, OffsetDateTime, ReportBuilder, TestCase, TestCaseBuilder, TestSuite};
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, Writer};
@@ -86,8 +84,18 @@ fn fix_attributes(
         let event = reader.read_event().map_err(|e| err(&e))?;
         let event = match event {
             Event::Eof => break,
-            Event::Start(e) => Event::Start(fix_element(&e, skipped_per_suite, &mut suite_index, totals)?),
-            Event::Empty(e) => Event::Empty(fix_element(&e, skipped_per_suite, &mut suite_index, totals)?),
+            Event::Start(e) => Event::Start(fix_element(
+                &e,
+                skipped_per_suite,
+                &mut suite_index,
+                totals,
+            )?),
+            Event::Empty(e) => Event::Empty(fix_element(
+                &e,
+                skipped_per_suite,
+                &mut suite_index,
+                totals,
+            )?),
             other => other,
         };
         writer.write_event(event).map_err(|e| err(&e))?;

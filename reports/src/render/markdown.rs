@@ -508,7 +508,7 @@ pub(crate) fn md(s: &str) -> String {
 /// e.g. "status stayed `initialized`") becomes a code span.
 pub(crate) fn md_rich(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() < 3 || parts.len() % 2 == 0 {
+    if parts.len() < 3 || parts.len().is_multiple_of(2) {
         return md(s);
     }
     parts

@@ -333,7 +333,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>) {
             Err(e) => tracing::warn!(error = %e, "engine: reading gauges failed"),
         }
         rounds += 1;
-        if rounds % 60 == 0 {
+        if rounds.is_multiple_of(60) {
             if let Err(e) = store::forget_workers(&shared.db, &[], Duration::from_secs(600)).await {
                 tracing::warn!(error = %e, "engine: heartbeat clean-up failed");
             }

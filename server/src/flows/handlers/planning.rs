@@ -23,20 +23,18 @@ struct Wave {
     members: Vec<usize>,
 }
 
+/// The assets, their assessments, the waves over them and the graph the waves came from.
+type Waves = (
+    Vec<records::Asset>,
+    Vec<Assessment>,
+    Vec<Wave>,
+    DependencyGraph,
+);
+
 /// Waves: the graph's layers, each split into chunks of `configuration.max_wave_size`
 /// (default unlimited); cycle members are never split apart from each other because a
 /// cycle is kept in one chunk.
-fn waves(
-    ctx: &PhaseContext,
-) -> Result<
-    (
-        Vec<records::Asset>,
-        Vec<Assessment>,
-        Vec<Wave>,
-        DependencyGraph,
-    ),
-    PhaseError,
-> {
+fn waves(ctx: &PhaseContext) -> Result<Waves, PhaseError> {
     let assets = records::assets(&ctx.initial_data)?;
     let assessed = assess(&assets);
     let g = DependencyGraph::build(&assets);
