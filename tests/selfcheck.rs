@@ -41,7 +41,10 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
         );
     }
     let markdown = std::fs::read_to_string(out_dir.path().join("report.md")).expect("report.md");
-    assert!(markdown.contains("tenant-leak"), "the matrix is in the sign-off report");
+    assert!(
+        markdown.contains("tenant-leak"),
+        "the matrix is in the sign-off report"
+    );
 }
 
 /// Runs `flowgate validate` on the health scenarios; returns the exit code and the
