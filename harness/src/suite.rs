@@ -85,25 +85,43 @@ fn scenario_id(root: &Path, file: &Path) -> String {
         .join("/")
 }
 
-/// The suite root of a single file: the nearest folder at or above it, and not above the
-/// current directory, that has a `lib` folder; else the file's folder. (Never climbing
-/// above the current directory keeps `/lib` and the like out of a suite.)
-fn root_of_file(file: &Path) -> PathBuf {
-    let parent = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let parent_abs = std::fs::canonicalize(&parent).unwrap_or_else(|_| parent.clone());
+/// The suite root of a path (a scenario file or a folder of them): the nearest folder at
+/// or above it that has a `lib` folder and is marked as a suite — it is the path's own
+/// folder, or lies inside the current directory, or holds a target profile
+/// (`*.target.yaml`) — else the path's own folder. So `flowgate run
+/// scenarios/error_handling` from anywhere finds `scenarios/lib`, scenario ids stay
+/// relative to `scenarios/`, and system folders such as `/lib` or `/usr/lib` are never
+/// taken for a suite's library.
+fn suite_root(path: &Path) -> PathBuf {
+    let own = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    };
+    let own_abs = std::fs::canonicalize(&own).unwrap_or_else(|_| own.clone());
     let cwd = std::env::current_dir()
         .ok()
         .and_then(|c| std::fs::canonicalize(c).ok());
-    for (i, d) in parent_abs.ancestors().enumerate() {
-        let inside_cwd = cwd.as_ref().is_some_and(|c| d.starts_with(c));
-        if i > 0 && !inside_cwd {
-            break;
+    for (i, d) in own_abs.ancestors().enumerate() {
+        if d.parent().is_none() {
+            break; // never the filesystem root
         }
-        if d.join("lib").is_dir() {
-            return if i == 0 { parent } else { d.to_path_buf() };
+        let marked = i == 0 || cwd.as_ref().is_some_and(|c| d.starts_with(c)) || has_profile(d);
+        if marked && d.join("lib").is_dir() {
+            return if i == 0 { own } else { d.to_path_buf() };
         }
     }
-    parent
+    own
+}
+
+fn has_profile(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            is_profile_or_waivers(&e.path())
+                && e.file_name() != "waivers.yaml"
+                && e.file_name() != "waivers.yml"
+        })
+    })
 }
 
 /// Context of the file being checked.
@@ -135,6 +153,19 @@ fn is_var_name(s: &str) -> bool {
         && !s.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
+/// Adds the files of `root/lib` not seen yet to the library files.
+fn add_library_of(root: &Path, seen: &mut BTreeSet<PathBuf>, library_files: &mut Vec<PathBuf>) {
+    let mut files = Vec::new();
+    if walk_dir(&root.join("lib"), &mut files).is_ok() {
+        for f in files {
+            let key = std::fs::canonicalize(&f).unwrap_or(f.clone());
+            if seen.insert(key) {
+                library_files.push(f);
+            }
+        }
+    }
+}
+
 impl Suite {
     /// Loads every scenario under `paths` (files or folders) and the libraries of their
     /// suite roots, and runs the checks that need no profile. All errors are returned.
@@ -145,6 +176,7 @@ impl Suite {
         let mut seen = BTreeSet::new();
         for p in paths {
             if p.is_dir() {
+                let root = suite_root(p);
                 let mut files = Vec::new();
                 if let Err(e) = walk_dir(p, &mut files) {
                     errors.push(LoadError::unplaced(
@@ -164,27 +196,17 @@ impl Suite {
                     } else if is_profile_or_waivers(&f) || has_component(&rel, "data") {
                         continue;
                     } else {
-                        scenario_files.push((p.clone(), f));
+                        scenario_files.push((root.clone(), f));
                     }
                 }
+                add_library_of(&root, &mut seen, &mut library_files);
             } else if p.is_file() {
                 let key = std::fs::canonicalize(p).unwrap_or(p.clone());
                 if !seen.insert(key) {
                     continue;
                 }
-                let root = root_of_file(p);
-                let lib = root.join("lib");
-                if lib.is_dir() {
-                    let mut files = Vec::new();
-                    if walk_dir(&lib, &mut files).is_ok() {
-                        for f in files {
-                            let key = std::fs::canonicalize(&f).unwrap_or(f.clone());
-                            if seen.insert(key) {
-                                library_files.push(f);
-                            }
-                        }
-                    }
-                }
+                let root = suite_root(p);
+                add_library_of(&root, &mut seen, &mut library_files);
                 scenario_files.push((root, p.clone()));
             } else {
                 errors.push(LoadError::unplaced(

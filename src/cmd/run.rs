@@ -44,6 +44,15 @@ pub struct RunArgs {
     /// Write the JSON run result to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write JUnit XML to this file (for the CI's test view).
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write the Markdown sign-off report to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Write the HTML report to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Start the system under test with `sh -c COMMAND`, wait for the profile's health URL
     /// to answer 200, run, then stop it.
     #[arg(long)]
@@ -226,13 +235,17 @@ async fn run_checks(
             println!("wrote {}", p.display());
         }
     }
-    if let Some(file) = &args.json {
-        let mut copy = report.clone();
-        flowgate_reports::redact(&mut copy, &secrets)
-            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
-        let text = flowgate_reports::render_json(&copy);
-        std::fs::write(file, text)
-            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+    let single_files = [
+        (&args.json, flowgate_reports::OutputFormat::Json),
+        (&args.junit, flowgate_reports::OutputFormat::Junit),
+        (&args.markdown, flowgate_reports::OutputFormat::Markdown),
+        (&args.html, flowgate_reports::OutputFormat::Html),
+    ];
+    for (file, format) in single_files {
+        if let Some(file) = file {
+            flowgate_reports::write_one_redacted(&report, format, file, &secrets)
+                .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+        }
     }
     let code = report.exit_code();
     Ok(u8::try_from(code).unwrap_or(INVALID))
