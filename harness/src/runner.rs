@@ -181,46 +181,58 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let done = AtomicUsize::new(0);
     let jobs = opts.jobs.max(1);
 
-    let results: Vec<(usize, Done)> = futures::stream::iter(selected.into_iter().enumerate())
-        .map(|(i, s)| {
-            let client = client.clone();
-            let run_id = run_id.clone();
-            let opts = &opts;
-            let stop = &stop;
-            let done = &done;
-            async move {
-                let result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
-                    Done::Scenario(skipped_result(
-                        s,
-                        "not run: --fail-fast stopped the run after a failure",
-                    ))
-                } else {
-                    match &client {
-                        Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts).await,
-                        Err(e) => Done::Scenario(error_result(s, e)),
-                    }
-                };
-                let failed = match &result {
-                    Done::Scenario(r) => matches!(r.outcome, Outcome::Failed | Outcome::Error),
-                    Done::Load(l) => matches!(l.outcome, Outcome::Failed | Outcome::Error),
-                };
-                if failed {
-                    stop.store(true, Ordering::SeqCst);
+    // Load phases run after the functional checks, one at a time: their traffic would
+    // distort the latency limits of the functional checks, and each other's figures.
+    let (functional, load): (Vec<_>, Vec<_>) = selected
+        .into_iter()
+        .enumerate()
+        .partition(|(_, s)| s.scenario.load.is_none());
+    let run_item = one_lifetime(|(i, s)| {
+        let client = client.clone();
+        let run_id = run_id.clone();
+        let opts = &opts;
+        let stop = &stop;
+        let done = &done;
+        async move {
+            let result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
+                Done::Scenario(skipped_result(
+                    s,
+                    "not run: --fail-fast stopped the run after a failure",
+                ))
+            } else {
+                match &client {
+                    Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts).await,
+                    Err(e) => Done::Scenario(error_result(s, e)),
                 }
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(p) = &opts.progress {
-                    match &result {
-                        Done::Scenario(r) => p.scenario_finished(n, total, r),
-                        Done::Load(l) => p.load_finished(n, total, l),
-                    }
-                }
-                (i, result)
+            };
+            let failed = match &result {
+                Done::Scenario(r) => matches!(r.outcome, Outcome::Failed | Outcome::Error),
+                Done::Load(l) => matches!(l.outcome, Outcome::Failed | Outcome::Error),
+            };
+            if failed {
+                stop.store(true, Ordering::SeqCst);
             }
-        })
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(p) = &opts.progress {
+                match &result {
+                    Done::Scenario(r) => p.scenario_finished(n, total, r),
+                    Done::Load(l) => p.load_finished(n, total, l),
+                }
+            }
+            (i, result)
+        }
+    });
+    let mut results: Vec<(usize, Done)> = futures::stream::iter(functional)
+        .map(&run_item)
         .buffer_unordered(jobs)
         .collect()
         .await;
-    let mut results = results;
+    let load_results: Vec<(usize, Done)> = futures::stream::iter(load)
+        .map(&run_item)
+        .buffer_unordered(1)
+        .collect()
+        .await;
+    results.extend(load_results);
     results.sort_by_key(|(i, _)| *i);
     for (_, r) in results {
         match r {
@@ -231,6 +243,15 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     report.finished_at = Utc::now();
     report.duration_ms = started.elapsed().as_millis() as u64;
     report
+}
+
+/// Pins a closure over scenarios to the suite's lifetime (instead of a higher-ranked one),
+/// so that the future it returns may borrow the scenario.
+fn one_lifetime<'a, F, Fut>(f: F) -> F
+where
+    F: Fn((usize, &'a LoadedScenario)) -> Fut,
+{
+    f
 }
 
 enum Done {
