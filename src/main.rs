@@ -2,7 +2,9 @@
 //! the reference server; it is the only crate that links both the harness and the server.
 
 mod cmd;
+mod duration;
 mod exit;
+mod reference_target;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! The live console view: one line per finished check, failures detailed at the end.
 
-use crate::runner::Progress;
+use crate::run::Progress;
 use flowgate_reports::{Failure, LoadResult, Outcome, RunReport, ScenarioResult, StepResult};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;

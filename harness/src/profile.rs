@@ -1,10 +1,10 @@
 //! Target profiles: loading, `${env:…}`/`${secret:…}` expansion, and the helpers a run
 //! needs (URLs, identity headers, timeouts).
 
-use crate::error::{LoadError, LoadErrors};
 use crate::interp::{expand_env, EnvSource, Masker};
-use crate::locate::{PosIndex, YamlPath};
-use crate::model::ProfileSpec;
+use crate::spec::errors::{ParseError, ParseErrors};
+use crate::spec::locate::{PosIndex, YamlPath};
+use crate::spec::model::ProfileSpec;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -22,29 +22,29 @@ pub struct Profile {
 
 impl Profile {
     /// Reads and expands a profile file. `env` supplies `${env:…}` and `${secret:…}`.
-    pub fn load(path: &Path, env: &dyn EnvSource) -> Result<Profile, LoadErrors> {
+    pub fn read(path: &Path, env: &dyn EnvSource) -> Result<Profile, ParseErrors> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| LoadError::unplaced(&file, format!("cannot read the profile: {e}")))?;
+            .map_err(|e| ParseError::unplaced(&file, format!("cannot read the profile: {e}")))?;
         Profile::parse(&text, &file, env)
     }
 
     /// Parses a profile from text; `file` names it in messages.
-    pub fn parse(text: &str, file: &str, env: &dyn EnvSource) -> Result<Profile, LoadErrors> {
+    pub fn parse(text: &str, file: &str, env: &dyn EnvSource) -> Result<Profile, ParseErrors> {
         let mut spec: ProfileSpec =
-            serde_yaml_ng::from_str(text).map_err(|e| LoadError::from_yaml(file, &e))?;
+            serde_yaml_ng::from_str(text).map_err(|e| ParseError::from_yaml(file, &e))?;
         let index = PosIndex::build(text);
         let mut secrets = BTreeSet::new();
         let mut errors = Vec::new();
         let root = YamlPath::default();
         let mut expand =
-            |s: &mut String, path: YamlPath, errors: &mut Vec<LoadError>| match expand_env(
+            |s: &mut String, path: YamlPath, errors: &mut Vec<ParseError>| match expand_env(
                 s,
                 env,
                 &mut secrets,
             ) {
                 Ok(v) => *s = v,
-                Err(msg) => errors.push(LoadError::at(file, &index, &path, false, msg)),
+                Err(msg) => errors.push(ParseError::at(file, &index, &path, false, msg)),
             };
         expand(&mut spec.base_url, root.key("base_url"), &mut errors);
         if let Some(h) = spec.health_path.as_mut() {
@@ -62,8 +62,8 @@ impl Profile {
         fn walk(
             v: &mut Value,
             path: YamlPath,
-            expand: &mut dyn FnMut(&mut String, YamlPath, &mut Vec<LoadError>),
-            errors: &mut Vec<LoadError>,
+            expand: &mut dyn FnMut(&mut String, YamlPath, &mut Vec<ParseError>),
+            errors: &mut Vec<ParseError>,
         ) {
             match v {
                 Value::String(s) => expand(s, path, errors),
@@ -85,7 +85,7 @@ impl Profile {
         }
 
         if let Err(e) = reqwest::Url::parse(&spec.base_url) {
-            errors.push(LoadError::at(
+            errors.push(ParseError::at(
                 file,
                 &index,
                 &root.key("base_url"),
@@ -95,7 +95,7 @@ impl Profile {
         }
         if let Some(d) = &spec.default_identity {
             if !spec.identities.contains_key(d) {
-                errors.push(LoadError::at(
+                errors.push(ParseError::at(
                     file,
                     &index,
                     &root.key("default_identity"),
@@ -114,7 +114,7 @@ impl Profile {
         for (name, sm) in &spec.state_machines {
             for state in sm.transitions.keys() {
                 if sm.terminal.contains(state) {
-                    errors.push(LoadError::at(
+                    errors.push(ParseError::at(
                         file,
                         &index,
                         &root
@@ -129,7 +129,7 @@ impl Profile {
             }
         }
         if !errors.is_empty() {
-            return Err(LoadErrors(errors));
+            return Err(ParseErrors(errors));
         }
         Ok(Profile {
             spec,

@@ -2,22 +2,23 @@
 //! (step kinds, templates, assertions, then names against a profile) that make a bad
 //! file a load error before anything is sent.
 
-use crate::assert::{operators_of, parse_json_path};
-use crate::error::{LoadError, LoadErrors};
 use crate::interp::{placeholders, value_placeholders, Placeholder, BUILTINS};
-use crate::locate::{PosIndex, YamlPath};
-use crate::model::{
+use crate::profile::Profile;
+use crate::run::assert::{operators_of, parse_json_path};
+use crate::spec::errors::{ParseError, ParseErrors};
+use crate::spec::locate::{PosIndex, YamlPath};
+use crate::spec::model::{
     CaptureSpec, Expect, Library, RequestSpec, Scenario, StatusSpec, Step, StepKind, Template,
 };
-use crate::profile::Profile;
-use crate::threshold::parse_threshold;
+use crate::spec::parse_think_time;
+use crate::spec::threshold::parse_threshold;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// One scenario file of a suite.
 #[derive(Debug, Clone)]
-pub struct LoadedScenario {
+pub struct SuiteScenario {
     /// Path relative to the suite root, without extension (`tenant_isolation/matrix`).
     pub id: String,
     /// The file as given (for messages and reports).
@@ -27,7 +28,7 @@ pub struct LoadedScenario {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct LoadedTemplate {
+pub(crate) struct SuiteTemplate {
     pub file: String,
     pub index: PosIndex,
     pub path: YamlPath,
@@ -37,8 +38,8 @@ pub(crate) struct LoadedTemplate {
 /// A set of scenarios and the step templates of their libraries.
 #[derive(Debug, Clone, Default)]
 pub struct Suite {
-    pub scenarios: Vec<LoadedScenario>,
-    pub(crate) templates: HashMap<String, LoadedTemplate>,
+    pub scenarios: Vec<SuiteScenario>,
+    pub(crate) templates: HashMap<String, SuiteTemplate>,
 }
 
 fn is_yaml(p: &Path) -> bool {
@@ -132,11 +133,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, path: &YamlPath, msg: impl Into<String>) -> LoadError {
-        LoadError::at(self.file, self.index, path, false, msg)
+    fn err(&self, path: &YamlPath, msg: impl Into<String>) -> ParseError {
+        ParseError::at(self.file, self.index, path, false, msg)
     }
-    fn err_key(&self, path: &YamlPath, msg: impl Into<String>) -> LoadError {
-        LoadError::at(self.file, self.index, path, true, msg)
+    fn err_key(&self, path: &YamlPath, msg: impl Into<String>) -> ParseError {
+        ParseError::at(self.file, self.index, path, true, msg)
     }
 }
 
@@ -169,7 +170,7 @@ fn add_library_of(root: &Path, seen: &mut BTreeSet<PathBuf>, library_files: &mut
 impl Suite {
     /// Loads every scenario under `paths` (files or folders) and the libraries of their
     /// suite roots, and runs the checks that need no profile. All errors are returned.
-    pub fn load(paths: &[PathBuf]) -> Result<Suite, LoadErrors> {
+    pub fn read(paths: &[PathBuf]) -> Result<Suite, ParseErrors> {
         let mut errors = Vec::new();
         let mut scenario_files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (root, file)
         let mut library_files: Vec<PathBuf> = Vec::new();
@@ -179,7 +180,7 @@ impl Suite {
                 let root = suite_root(p);
                 let mut files = Vec::new();
                 if let Err(e) = walk_dir(p, &mut files) {
-                    errors.push(LoadError::unplaced(
+                    errors.push(ParseError::unplaced(
                         &p.display().to_string(),
                         format!("cannot read the folder: {e}"),
                     ));
@@ -209,7 +210,7 @@ impl Suite {
                 add_library_of(&root, &mut seen, &mut library_files);
                 scenario_files.push((root, p.clone()));
             } else {
-                errors.push(LoadError::unplaced(
+                errors.push(ParseError::unplaced(
                     &p.display().to_string(),
                     "no such file or folder",
                 ));
@@ -222,7 +223,7 @@ impl Suite {
             let text = match std::fs::read_to_string(f) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(LoadError::unplaced(&file, format!("cannot read: {e}")));
+                    errors.push(ParseError::unplaced(&file, format!("cannot read: {e}")));
                     continue;
                 }
             };
@@ -236,7 +237,7 @@ impl Suite {
             for (name, template) in lib.templates {
                 let path = YamlPath::default().key("templates").key(&name);
                 if let Some(prev) = suite.templates.get(&name) {
-                    errors.push(LoadError::at(
+                    errors.push(ParseError::at(
                         &file,
                         &index,
                         &path,
@@ -247,7 +248,7 @@ impl Suite {
                 }
                 suite.templates.insert(
                     name,
-                    LoadedTemplate {
+                    SuiteTemplate {
                         file: file.clone(),
                         index: index.clone(),
                         path,
@@ -296,12 +297,12 @@ impl Suite {
             let text = match std::fs::read_to_string(&f) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(LoadError::unplaced(&file, format!("cannot read: {e}")));
+                    errors.push(ParseError::unplaced(&file, format!("cannot read: {e}")));
                     continue;
                 }
             };
             let mut loaded = match parse_scenario(&text, &file) {
-                Ok((scenario, index)) => LoadedScenario {
+                Ok((scenario, index)) => SuiteScenario {
                     id: scenario_id(&root, &f),
                     file: file.clone(),
                     scenario,
@@ -315,7 +316,7 @@ impl Suite {
             let dir = f.parent().unwrap_or(Path::new(".")).to_path_buf();
             check_scenario(&mut loaded, &dir, &suite, &mut errors);
             if let Some(prev) = names.insert(loaded.scenario.name.clone(), file.clone()) {
-                errors.push(LoadError::at(
+                errors.push(ParseError::at(
                     &file,
                     &loaded.index,
                     &YamlPath::default().key("name"),
@@ -332,13 +333,13 @@ impl Suite {
         if errors.is_empty() {
             Ok(suite)
         } else {
-            Err(LoadErrors(errors))
+            Err(ParseErrors(errors))
         }
     }
 
     /// Checks every name the suite uses against a profile: identities, variables,
     /// captures, state machines, load identities. Run before anything is sent.
-    pub fn validate_against(&self, profile: &Profile) -> Result<(), LoadErrors> {
+    pub fn validate_against(&self, profile: &Profile) -> Result<(), ParseErrors> {
         let mut errors = Vec::new();
         for s in &self.scenarios {
             check_names(s, profile, self, &mut errors);
@@ -348,7 +349,7 @@ impl Suite {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(LoadErrors(errors))
+            Err(ParseErrors(errors))
         }
     }
 
@@ -365,21 +366,22 @@ impl Suite {
 }
 
 /// Parses a scenario file's text (no checks beyond the format).
-pub(crate) fn parse_scenario(text: &str, file: &str) -> Result<(Scenario, PosIndex), LoadError> {
+pub(crate) fn parse_scenario(text: &str, file: &str) -> Result<(Scenario, PosIndex), ParseError> {
     let scenario: Scenario =
-        serde_yaml_ng::from_str(text).map_err(|e| LoadError::from_yaml(file, &e))?;
+        serde_yaml_ng::from_str(text).map_err(|e| ParseError::from_yaml(file, &e))?;
     Ok((scenario, PosIndex::build(text)))
 }
 
-fn parse_library(text: &str, file: &str) -> Result<(Library, PosIndex), LoadError> {
-    let lib: Library = serde_yaml_ng::from_str(text).map_err(|e| LoadError::from_yaml(file, &e))?;
+fn parse_library(text: &str, file: &str) -> Result<(Library, PosIndex), ParseError> {
+    let lib: Library =
+        serde_yaml_ng::from_str(text).map_err(|e| ParseError::from_yaml(file, &e))?;
     Ok((lib, PosIndex::build(text)))
 }
 
 /// Parses and checks one scenario text with no libraries (used by fuzzing and editors).
-pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, LoadErrors> {
+pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, ParseErrors> {
     let (scenario, index) = parse_scenario(text, file)?;
-    let mut loaded = LoadedScenario {
+    let mut loaded = SuiteScenario {
         id: file.to_string(),
         file: file.to_string(),
         scenario,
@@ -390,11 +392,11 @@ pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, LoadError
     if errors.is_empty() {
         Ok(loaded.scenario)
     } else {
-        Err(LoadErrors(errors))
+        Err(ParseErrors(errors))
     }
 }
 
-fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mut Vec<LoadError>) {
+fn check_scenario(s: &mut SuiteScenario, dir: &Path, suite: &Suite, errors: &mut Vec<ParseError>) {
     let index = s.index.clone();
     let ctx = Ctx {
         file: &s.file,
@@ -468,7 +470,7 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
             }
             for (i, t) in load.thresholds.iter().enumerate() {
                 let p = lp.key("thresholds").index(i);
-                match parse_threshold(t) {
+                match parse_threshold(t, i) {
                     Ok(th) => {
                         if let Some(r) = &th.request {
                             if !request_names.contains(r) {
@@ -482,7 +484,7 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
                             }
                         }
                     }
-                    Err(e) => errors.push(ctx.err(&p, e)),
+                    Err(e) => errors.push(ctx.err(&p, e.to_string())),
                 }
             }
         }
@@ -498,27 +500,12 @@ fn check_scenario(s: &mut LoadedScenario, dir: &Path, suite: &Suite, errors: &mu
     check_steps(&ctx, &mut sc.teardown, &root.key("teardown"), suite, errors);
 }
 
-/// `100ms` or `100ms..500ms` → (min, max).
-pub fn parse_think_time(s: &str) -> Option<(std::time::Duration, std::time::Duration)> {
-    match s.split_once("..") {
-        Some((a, b)) => {
-            let a = humantime::parse_duration(a.trim()).ok()?;
-            let b = humantime::parse_duration(b.trim()).ok()?;
-            (a <= b).then_some((a, b))
-        }
-        None => {
-            let d = humantime::parse_duration(s.trim()).ok()?;
-            Some((d, d))
-        }
-    }
-}
-
 fn check_steps(
     ctx: &Ctx,
     steps: &mut [Step],
     path: &YamlPath,
     suite: &Suite,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     for (i, step) in steps.iter_mut().enumerate() {
         check_step(ctx, step, &path.index(i), suite, errors);
@@ -530,7 +517,7 @@ fn check_step(
     step: &mut Step,
     path: &YamlPath,
     suite: &Suite,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     let kinds = step.kinds();
     match kinds.as_slice() {
@@ -685,7 +672,7 @@ fn check_step(
                             format!(
                                 "items_file `{}` is not a YAML/JSON list: {}",
                                 full.display(),
-                                LoadError::from_yaml(&full.display().to_string(), &e)
+                                ParseError::from_yaml(&full.display().to_string(), &e)
                             ),
                         )),
                     },
@@ -808,7 +795,7 @@ fn check_captures(
     ctx: &Ctx,
     c: &BTreeMap<String, CaptureSpec>,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     for (name, spec) in c {
         if !is_var_name(name) {
@@ -828,7 +815,7 @@ fn check_captures(
     }
 }
 
-fn check_request(ctx: &Ctx, r: &RequestSpec, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_request(ctx: &Ctx, r: &RequestSpec, path: &YamlPath, errors: &mut Vec<ParseError>) {
     let bodies = [r.json.is_some(), r.body.is_some(), r.body_size.is_some()]
         .iter()
         .filter(|b| **b)
@@ -848,7 +835,7 @@ fn regex_error(e: &regex::Error) -> String {
     last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
-fn check_assertion_value(ctx: &Ctx, v: &Value, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_assertion_value(ctx: &Ctx, v: &Value, path: &YamlPath, errors: &mut Vec<ParseError>) {
     match operators_of(v) {
         Ok(ops) => {
             if let Some(re) = &ops.matches {
@@ -883,7 +870,7 @@ fn check_assertion_value(ctx: &Ctx, v: &Value, path: &YamlPath, errors: &mut Vec
     }
 }
 
-fn check_expect(ctx: &Ctx, e: &mut Expect, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_expect(ctx: &Ctx, e: &mut Expect, path: &YamlPath, errors: &mut Vec<ParseError>) {
     if let Some(StatusSpec::Template(t)) = &e.status {
         if !t.contains("{{") {
             errors.push(ctx.err(
@@ -1014,7 +1001,7 @@ fn check_placeholder_list(
     found: Vec<Result<Placeholder, String>>,
     scope: &Scope,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     for p in found {
         match p {
@@ -1035,7 +1022,7 @@ fn check_placeholder_list(
     }
 }
 
-fn check_str(ctx: &Ctx, s: &str, scope: &Scope, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_str(ctx: &Ctx, s: &str, scope: &Scope, path: &YamlPath, errors: &mut Vec<ParseError>) {
     let found = match placeholders(s) {
         Ok(ps) => ps.into_iter().map(Ok).collect(),
         Err(e) => vec![Err(e)],
@@ -1043,7 +1030,7 @@ fn check_str(ctx: &Ctx, s: &str, scope: &Scope, path: &YamlPath, errors: &mut Ve
     check_placeholder_list(ctx, found, scope, path, errors);
 }
 
-fn check_value(ctx: &Ctx, v: &Value, scope: &Scope, path: &YamlPath, errors: &mut Vec<LoadError>) {
+fn check_value(ctx: &Ctx, v: &Value, scope: &Scope, path: &YamlPath, errors: &mut Vec<ParseError>) {
     match v {
         Value::Object(m) => {
             for (k, item) in m {
@@ -1069,7 +1056,7 @@ fn check_identity(
     nc: &NameCtx,
     name: &str,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     if !nc.profile.spec.identities.contains_key(name) {
         let known: Scope = nc.profile.spec.identities.keys().cloned().collect();
@@ -1085,7 +1072,7 @@ fn check_identity(
     }
 }
 
-fn check_names(s: &LoadedScenario, profile: &Profile, suite: &Suite, errors: &mut Vec<LoadError>) {
+fn check_names(s: &SuiteScenario, profile: &Profile, suite: &Suite, errors: &mut Vec<ParseError>) {
     let dir = Path::new(&s.file)
         .parent()
         .unwrap_or(Path::new("."))
@@ -1160,7 +1147,7 @@ fn names_in_request(
     r: &RequestSpec,
     scope: &Scope,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     check_str(ctx, &r.path, scope, &path.key("path"), errors);
     for (k, v) in &r.query {
@@ -1188,7 +1175,7 @@ fn names_in_expect(
     e: &Expect,
     scope: &Scope,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
 ) {
     if let Some(StatusSpec::Template(t)) = &e.status {
         check_str(ctx, t, scope, &path.key("status"), errors);
@@ -1212,7 +1199,7 @@ fn names_in_steps(
     steps: &[Step],
     scope: &mut Scope,
     path: &YamlPath,
-    errors: &mut Vec<LoadError>,
+    errors: &mut Vec<ParseError>,
     depth: usize,
 ) {
     if depth > 16 {

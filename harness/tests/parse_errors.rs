@@ -11,7 +11,7 @@ use proptest::prelude::*;
 fn load_errors(files: &[(&str, &str)]) -> String {
     let dir = common::write_suite(files);
     let prefix = format!("{}/", dir.path().display());
-    let result = Suite::load(&[dir.path().to_path_buf()]).and_then(|s| {
+    let result = Suite::read(&[dir.path().to_path_buf()]).and_then(|s| {
         let profile = common::profile("http://127.0.0.1:9");
         s.validate_against(&profile)
     });
@@ -98,7 +98,7 @@ fn profile_level_errors() {
 #[test]
 fn valid_fixtures_load() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let suite = Suite::load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let suite = Suite::read(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.scenarios.len() >= 3);
     let profile = common::profile("http://127.0.0.1:9");
     suite

@@ -573,7 +573,7 @@ async fn setup_teardown_requires_and_header_removal() {
 #[tokio::test]
 async fn transport_errors_are_errors_not_failures() {
     let dir = common::write_suite(&[("s.yaml", &scenario("  - name: x\n    request: { method: GET, path: /health }\n    expect: { status: 200 }\n"))]);
-    let suite = flowgate_harness::Suite::load(&[dir.path().to_path_buf()]).unwrap();
+    let suite = flowgate_harness::Suite::read(&[dir.path().to_path_buf()]).unwrap();
     let profile = common::profile("http://127.0.0.1:1");
     let report = flowgate_harness::run_suite(&suite, &profile, Default::default()).await;
     assert_eq!(report.scenarios[0].outcome, Outcome::Error);
@@ -612,7 +612,7 @@ async fn fail_fast_skips_the_rest_and_filters_select() {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     let dir = common::write_suite(&f);
-    let suite = flowgate_harness::Suite::load(&[dir.path().to_path_buf()]).unwrap();
+    let suite = flowgate_harness::Suite::read(&[dir.path().to_path_buf()]).unwrap();
     let profile = common::profile(&base);
     let opts = flowgate_harness::RunOptions {
         jobs: 1,
@@ -657,7 +657,7 @@ async fn fail_fast_skips_the_rest_and_filters_select() {
 async fn example_fixtures_pass_against_the_test_app() {
     let base = common::start_app().await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let suite = flowgate_harness::Suite::load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let suite = flowgate_harness::Suite::read(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     let profile = common::profile(&base);
     suite
         .validate_against(&profile)

@@ -18,8 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: flowgate_load SCENARIO PROFILE USERS SECONDS".into());
     };
     let profile =
-        Profile::load(PathBuf::from(profile).as_path(), &ProcessEnv).map_err(|e| e.to_string())?;
-    let suite = Suite::load(&[PathBuf::from(scenario)]).map_err(|e| e.to_string())?;
+        Profile::read(PathBuf::from(profile).as_path(), &ProcessEnv).map_err(|e| e.to_string())?;
+    let suite = Suite::read(&[PathBuf::from(scenario)]).map_err(|e| e.to_string())?;
     let loaded = suite.scenarios.first().ok_or("no scenario")?;
     let overrides = Overrides {
         users: Some(users.parse()?),

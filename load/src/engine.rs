@@ -16,7 +16,7 @@ use goose::GooseAttack;
 
 use flowgate_harness::model::RequestSpec;
 use flowgate_harness::{
-    apply_captures, check_expect, prepare_request, PollTracker, ResponseData, Vars,
+    apply_captures, check_expect, prepare_request, PollMachine, PollStep, ResponseData, Vars,
 };
 
 use crate::plan::{LoadPlan, PollPlan, RequestPlan, StepAction, StepPlan, StopAfter};
@@ -383,96 +383,72 @@ async fn run_poll(
     vars: &mut Vars,
 ) -> TransactionResult {
     let recorder = &shared.recorder;
-    let profile = &shared.plan.profile;
-    let poll = &plan.poll;
-    let started = Instant::now();
-    let mut tracker = PollTracker::default();
-    let mut attempts = 0usize;
-    let mut last_state: String;
+    let mut machine = PollMachine::new(
+        &plan.poll,
+        &shared.plan.profile,
+        plan.capture.as_ref(),
+        plan.interval,
+        plan.timeout,
+    );
     recorder.poll_started(&step.name);
     loop {
         let Sent {
             mut metric,
             response,
-        } = match send(shared, user, identity, step, &poll.request, vars).await {
+        } = match send(shared, user, identity, step, &plan.poll.request, vars).await {
             Ok(sent) => sent,
             Err(e) => {
                 recorder.poll_ended(&step.name, PollEnd::Failed);
                 return Err(e);
             }
         };
-        attempts += 1;
-        match response {
+        let next = match response {
             Err(reason) => {
-                // Counted as a failed request; keep polling until the timeout.
+                // Under load a refused request is a failed request: counted, and the poll
+                // goes on until its timeout.
                 transport_failure(shared, user, step, &metric, &reason);
-                last_state = reason;
+                machine.transport_error(&reason)
             }
             Ok(response) => {
-                let index = user.weighted_users_index;
-                let doc = response.json();
-                if let Err(m) = tracker.observe(poll, profile, doc.as_ref()) {
-                    recorder.request(index, response.duration, false, true);
-                    recorder.poll_ended(&step.name, PollEnd::Failed);
-                    return fail(shared, user, step, &mut metric, &m.message);
-                }
-                if check_expect(&poll.until, &response, vars).is_ok() {
-                    let captured = match &plan.capture {
-                        Some(c) => apply_captures(c, &response, vars).map_err(|m| m.message),
-                        None => Ok(()),
-                    };
-                    recorder.request(index, response.duration, captured.is_ok(), true);
-                    recorder.poll_ended(&step.name, PollEnd::Completed);
-                    return match captured {
-                        Ok(()) => {
-                            if !metric.success {
-                                user.set_success(&mut metric)?;
-                            }
-                            Ok(())
-                        }
-                        Err(reason) => fail(shared, user, step, &mut metric, &reason),
-                    };
-                }
-                if let Some(ff) = &poll.fail_fast {
-                    if check_expect(ff, &response, vars).is_ok() {
-                        recorder.request(index, response.duration, false, true);
-                        recorder.poll_ended(&step.name, PollEnd::Failed);
-                        let state = tracker
-                            .states
-                            .last()
-                            .map(|s| format!(" (state `{s}`)"))
-                            .unwrap_or_default();
-                        return fail(
-                            shared,
-                            user,
-                            step,
-                            &mut metric,
-                            &format!("a fail_fast condition matched{state}"),
-                        );
-                    }
-                }
-                // Not there yet: the request itself passes when goose says so (2xx).
-                recorder.request(index, response.duration, metric.success, true);
-                last_state = match tracker.states.last() {
-                    Some(s) => format!("state `{s}`"),
-                    None => format!("status {}", response.status),
+                let next = machine.response(&response, vars);
+                let passed = match &next {
+                    PollStep::Reached => true,
+                    PollStep::Failed(_) | PollStep::TimedOut(_) => false,
+                    // Not there yet: the request itself passes when goose says so (2xx).
+                    PollStep::Again(_) => metric.success,
                 };
+                recorder.request(user.weighted_users_index, response.duration, passed, true);
+                next
+            }
+        };
+        match next {
+            PollStep::Reached => {
+                recorder.poll_ended(&step.name, PollEnd::Completed);
+                if !metric.success {
+                    user.set_success(&mut metric)?;
+                }
+                return Ok(());
+            }
+            PollStep::TimedOut(m) => {
+                recorder.poll_ended(&step.name, PollEnd::TimedOut);
+                recorder.failure_reason(&step.name, "poll timed out");
+                return Err(Box::new(TransactionError::Custom(format!(
+                    "{}: {}",
+                    step.name, m.message
+                ))));
+            }
+            PollStep::Failed(m) => {
+                recorder.poll_ended(&step.name, PollEnd::Failed);
+                return fail(shared, user, step, &mut metric, &m.message);
+            }
+            PollStep::Again(wait) => {
+                if goose::is_killswitch_triggered() {
+                    recorder.poll_ended(&step.name, PollEnd::Abandoned);
+                    return Ok(());
+                }
+                tokio::time::sleep(wait).await;
             }
         }
-        if goose::is_killswitch_triggered() {
-            recorder.poll_ended(&step.name, PollEnd::Abandoned);
-            return Ok(());
-        }
-        if started.elapsed() + plan.interval > plan.timeout {
-            recorder.poll_ended(&step.name, PollEnd::TimedOut);
-            recorder.failure_reason(&step.name, "poll timed out");
-            return Err(Box::new(TransactionError::Custom(format!(
-                "{}: `until` did not hold within {} ({attempts} requests); last: {last_state}",
-                step.name,
-                humantime::format_duration(plan.timeout)
-            ))));
-        }
-        tokio::time::sleep(plan.interval).await;
     }
 }
 

@@ -8,6 +8,7 @@
 //! threshold results and notes (p95 and server memory drift).
 
 mod engine;
+mod evaluate;
 mod histogram;
 pub mod plan;
 mod progress;
@@ -15,7 +16,6 @@ mod quiet_log;
 mod recorder;
 mod runner;
 mod summary;
-pub mod thresholds;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +23,10 @@ use std::time::Duration;
 use flowgate_reports::{LoadResult, Outcome};
 
 pub use engine::EngineError;
+pub use evaluate::ALL_REQUESTS;
 pub use plan::{LoadPlan, Overrides, StopAfter};
 pub use runner::{error_result, run_scenario, GooseLoadRunner};
 pub use summary::render_summary;
-pub use thresholds::{parse_threshold, validate_thresholds, Threshold, ThresholdError};
 
 /// How a load phase reports while it runs.
 #[derive(Debug, Clone, Default)]

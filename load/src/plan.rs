@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowgate_harness::model::{CaptureSpec, Expect, Poll, RequestSpec, Step};
-use flowgate_harness::{parse_think_time, LoadedScenario, Profile, Vars};
+use flowgate_harness::spec::parse_think_time;
+use flowgate_harness::{Profile, SuiteScenario, Vars};
 use flowgate_reports::Severity;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use crate::thresholds::{validate_thresholds, Threshold};
+use flowgate_harness::spec::threshold::{validate_thresholds, Threshold};
 
 /// A request step: what to send, what it must answer, what it captures.
 #[derive(Debug, Clone)]
@@ -115,7 +116,7 @@ impl LoadPlan {
     /// Builds the plan of a load scenario. Errors name what is wrong in the scenario's
     /// terms (the harness's loader has already checked the structure).
     pub fn from_scenario(
-        scenario: &LoadedScenario,
+        scenario: &SuiteScenario,
         profile: Arc<Profile>,
         run_id: &str,
         overrides: &Overrides,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use flowgate_harness::{LoadContext, LoadRunner, LoadedScenario, Profile};
+use flowgate_harness::{LoadContext, LoadRunner, Profile, SuiteScenario};
 use flowgate_reports::{LoadResult, Outcome};
 use futures::future::BoxFuture;
 
@@ -24,7 +24,7 @@ pub struct GooseLoadRunner {
 impl LoadRunner for GooseLoadRunner {
     fn run_load<'a>(
         &'a self,
-        scenario: &'a LoadedScenario,
+        scenario: &'a SuiteScenario,
         profile: &'a Profile,
         ctx: LoadContext,
     ) -> BoxFuture<'a, LoadResult> {
@@ -44,7 +44,7 @@ impl LoadRunner for GooseLoadRunner {
 /// Runs one load scenario against a profile. Whatever happens, the answer is a
 /// [`LoadResult`]: a phase that could not start is an `Error` outcome whose note says why.
 pub async fn run_scenario(
-    scenario: &LoadedScenario,
+    scenario: &SuiteScenario,
     profile: &Profile,
     run_id: &str,
     overrides: &Overrides,
@@ -63,7 +63,7 @@ pub async fn run_scenario(
 }
 
 /// The result of a phase that could not run.
-pub fn error_result(scenario: &LoadedScenario, message: &str) -> LoadResult {
+pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
     let sc = &scenario.scenario;
     LoadResult {
         id: scenario.id.clone(),

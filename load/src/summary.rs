@@ -9,11 +9,11 @@ use std::time::Duration;
 use flowgate_reports::{FlowCompletion, LoadResult, Outcome, RequestStats, TimePoint};
 use goose::metrics::GooseMetrics;
 
+use crate::evaluate::{self, completion_rate, Observed, ALL_REQUESTS};
 use crate::histogram::Histogram;
 use crate::plan::{LoadPlan, StepAction};
 use crate::progress::MemorySamples;
 use crate::recorder::Recorder;
-use crate::thresholds::{self, completion_rate, Observed, ALL_REQUESTS};
 
 #[derive(Default)]
 struct Row {
@@ -106,7 +106,7 @@ pub(crate) fn summarise(
     });
 
     let timeseries = timeseries(recorder, wall);
-    let threshold_results = thresholds::evaluate(
+    let threshold_results = evaluate::evaluate(
         &plan.thresholds,
         &Observed {
             requests: &requests,

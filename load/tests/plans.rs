@@ -38,7 +38,7 @@ fn reference_profile() -> Profile {
             (v.to_string(), value)
         })
         .collect();
-    Profile::load(
+    Profile::read(
         &repo().join("scenarios/reference.target.yaml"),
         &EnvMap(env),
     )
@@ -52,7 +52,7 @@ fn the_shipped_load_scenarios_load_and_plan() {
         repo().join("scenarios/load/concurrent_flows.yaml"),
         repo().join("scenarios/load/sustained_load.yaml"),
     ];
-    let suite = Suite::load(&files).unwrap();
+    let suite = Suite::read(&files).unwrap();
     suite.validate_against(&profile).unwrap();
     assert_eq!(suite.scenarios.len(), 2);
     let profile = Arc::new(profile);

@@ -4,22 +4,21 @@
 //! returns an [`App`] whose [`App::serve`] runs the HTTP API until a shutdown signal.
 //! [`spawn_for_tests`] runs one on a free loopback port.
 
-pub mod db;
-pub mod defects;
-pub mod engine;
-pub mod engine_hooks;
-pub mod flows;
-pub mod tenants;
-
 pub(crate) mod api;
-pub(crate) mod sql;
+pub mod domain;
+pub mod engine;
+pub mod phases;
 pub(crate) mod store;
+
+pub use domain::{catalogue, defects};
+pub use store::{db, tenants};
 
 use api::AppState;
 use db::{Db, DbError};
 use defects::Defects;
-use engine_hooks::{EngineContext, EngineHooks};
-use flows::catalogue::RetryPolicy;
+use domain::catalogue::RetryPolicy;
+use engine::port::{EngineHooks, NoEngine};
+use engine::EngineConfig;
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -119,12 +118,7 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
     };
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
-    let engine: Arc<dyn EngineHooks> = engine_hooks::start_engine(EngineContext {
-        db: db.clone(),
-        config: config.clone(),
-        defects: config.defects.clone(),
-        shutdown: shutdown.clone(),
-    });
+    let engine = start_engine(&db, &config, shutdown.clone());
     let state = AppState {
         db,
         defects: config.defects.clone(),
@@ -133,6 +127,32 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
         metrics: Arc::default(),
     };
     Ok(App { state, shutdown })
+}
+
+/// The single place where the execution engine plugs into the server: the engine sees
+/// its own configuration, never the server's.
+fn start_engine(
+    db: &Db,
+    config: &ServerConfig,
+    shutdown: CancellationToken,
+) -> Arc<dyn EngineHooks> {
+    if config.workers == 0 {
+        return Arc::new(NoEngine);
+    }
+    let engine_config = EngineConfig {
+        workers: config.workers,
+        lease: config.lease_duration,
+        retry_policy: config.retry_policy,
+        allow_simulated_faults: config.allow_simulated_faults,
+        ..EngineConfig::default()
+    };
+    Arc::new(engine::start(
+        db.clone(),
+        engine_config,
+        &config.defects,
+        shutdown,
+        phases::HandlerRegistry::builtin(),
+    ))
 }
 
 impl App {

@@ -6,7 +6,7 @@
 mod engine_support;
 
 use engine_support::{completed_phases, count_kind, sample_records, Harness};
-use flowgate_server::flows::catalogue::FLOW_TYPES;
+use flowgate_server::catalogue::FLOW_TYPES;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -21,7 +21,7 @@ pub struct LoadArgs {
     target: PathBuf,
     /// Run this long once every user has started, in place of the scenario's `duration`
     /// or `iterations`: `60s` in CI, `24h` for a soak (units: ms, s, m, h).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::duration::parse_duration)]
     duration: Option<Duration>,
     /// Number of users, in place of the scenario's `users`.
     #[arg(long)]
@@ -37,46 +37,12 @@ pub struct LoadArgs {
     quiet: bool,
 }
 
-/// `--duration` values: `500ms`, `60s`, `10m`, `24h`, or combinations such as `1h30m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let text = s.trim();
-    let invalid = || format!("invalid duration `{text}`: expected e.g. 60s, 10m, 24h, 1h30m");
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..num_end].parse().map_err(|_| invalid())?;
-        rest = rest[num_end..].trim_start();
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match rest[..unit_end].trim() {
-            "ms" => number / 1000.0,
-            "s" | "" => number,
-            "m" | "min" => number * 60.0,
-            "h" => number * 3600.0,
-            _ => return Err(invalid()),
-        };
-        total += seconds;
-        rest = rest[unit_end..].trim_start();
-    }
-    if !(total.is_finite() && total > 0.0) {
-        return Err(format!("invalid duration `{text}`: must be positive"));
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 pub async fn run(args: LoadArgs) -> CmdResult {
     if args.users == Some(0) {
         return Err(CliError::invalid("--users must be at least 1"));
     }
-    let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
-    let suite = Suite::load(std::slice::from_ref(&args.scenario)).map_err(CliError::invalid)?;
+    let profile = Profile::read(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
+    let suite = Suite::read(std::slice::from_ref(&args.scenario)).map_err(CliError::invalid)?;
     suite
         .validate_against(&profile)
         .map_err(CliError::invalid)?;
@@ -141,23 +107,4 @@ pub async fn run(args: LoadArgs) -> CmdResult {
             .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
     }
     Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("10 parsecs").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 }

@@ -58,7 +58,7 @@ pub struct RunArgs {
     #[arg(long)]
     spawn: Option<String>,
     /// How long to wait for the spawned system to become healthy.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_duration)]
     spawn_timeout: Duration,
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
@@ -66,28 +66,6 @@ pub struct RunArgs {
 }
 
 /// `--spawn-timeout` values: `500ms`, `30s`, `2m`, `1h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration `{s}`: expected e.g. 30s, 500ms, 2m"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        other => {
-            return Err(format!(
-                "invalid duration unit `{other}` in `{s}` (ms, s, m, h)"
-            ))
-        }
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
 
 /// A spawned system under test, stopped (its whole process group) on drop.
 struct Spawned {
@@ -168,8 +146,8 @@ pub async fn run(args: RunArgs) -> CmdResult {
         Some(p) => Some(flowgate_reports::load_waivers(p).map_err(CliError::invalid)?),
         None => None,
     };
-    let profile = Profile::load(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
-    let suite = Suite::load(&args.paths).map_err(CliError::invalid)?;
+    let profile = Profile::read(&args.target, &ProcessEnv).map_err(CliError::invalid)?;
+    let suite = Suite::read(&args.paths).map_err(CliError::invalid)?;
     suite
         .validate_against(&profile)
         .map_err(CliError::invalid)?;

@@ -5,8 +5,8 @@
 //! of defects × the scenarios that caught them, with the detection rate. The reports of the
 //! baseline run carry the matrix as the suite's strength.
 
-use super::validate::{find_profile, resolve_suite_dir, ReferenceTarget};
 use crate::exit::{CliError, CmdResult, FAILED, OK};
+use crate::reference_target::{find_profile, resolve_suite_dir, ReferenceTarget};
 use flowgate_harness::{run_suite, Layered, ProcessEnv, Profile, RunOptions, Suite};
 use flowgate_reports::{DefectDetection, Outcome, RunReport, SelfCheck};
 use flowgate_server::defects::{Defect, Defects};
@@ -58,9 +58,9 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         Some(p) => p.clone(),
         None => find_profile(&suite_dir)?,
     };
-    let suite = Suite::load(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
+    let suite = Suite::read(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
     let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
-    let placeholder = Profile::load(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
+    let placeholder = Profile::read(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
     suite
         .validate_against(&placeholder)
         .map_err(CliError::invalid)?;
@@ -152,7 +152,7 @@ impl CheckContext<'_> {
     async fn run_once(&self, defects: Defects, fail_fast: bool) -> Result<RunReport, CliError> {
         let target = ReferenceTarget::start(self.database_url, defects).await?;
         let env = Layered(target.env(), ProcessEnv);
-        let report = match Profile::load(self.profile_path, &env) {
+        let report = match Profile::read(self.profile_path, &env) {
             Ok(profile) => {
                 let opts = RunOptions {
                     skip_tags: self.skip_tags.to_vec(),

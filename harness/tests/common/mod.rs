@@ -313,7 +313,7 @@ pub async fn run_files(files: &[(&str, &str)]) -> RunReport {
     let base = start_app().await;
     let dir = write_suite(files);
     let suite =
-        Suite::load(&[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("suite loads:\n{e}"));
+        Suite::read(&[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("suite loads:\n{e}"));
     let profile = profile(&base);
     suite
         .validate_against(&profile)

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use flowgate_harness::{EnvMap, LoadedScenario, Profile, Suite};
+use flowgate_harness::{EnvMap, Profile, Suite, SuiteScenario};
 use flowgate_load::{run_scenario, Overrides, RunOptions};
 use serde_json::{json, Value};
 
@@ -99,14 +99,14 @@ pub fn profile(base: &str) -> Profile {
 }
 
 /// Loads one scenario file text through the harness's loader.
-pub fn load_scenario(text: &str) -> Result<LoadedScenario, String> {
+pub fn load_scenario(text: &str) -> Result<SuiteScenario, String> {
     let dir = tempfile::tempdir().unwrap();
     // An empty lib/ makes the temp folder the suite root (the loader looks upwards
     // for the nearest lib/ folder).
     std::fs::create_dir(dir.path().join("lib")).unwrap();
     let path = dir.path().join("phase.yaml");
     std::fs::write(&path, text).unwrap();
-    let suite = Suite::load(&[path]).map_err(|e| e.to_string())?;
+    let suite = Suite::read(&[path]).map_err(|e| e.to_string())?;
     Ok(suite.scenarios.into_iter().next().unwrap())
 }
 

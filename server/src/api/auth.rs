@@ -4,8 +4,8 @@
 
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::defects::Defect;
-use crate::tenants;
+use crate::domain::defects::Defect;
+use crate::store::tenants;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};

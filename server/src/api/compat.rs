@@ -6,9 +6,11 @@ use crate::api::body::{self, Fields};
 use crate::api::error::ApiError;
 use crate::api::flows::{apply, check_faults, create, CreateInput};
 use crate::api::{AppState, FlowId};
-use crate::defects::Defect;
-use crate::flows::catalogue;
-use crate::store::{self, Action, ListQuery, Role};
+use crate::domain::catalogue;
+use crate::domain::defects::Defect;
+use crate::domain::{Action, FlowStatus};
+use crate::store::flows::{self as store_flows, ListQuery};
+use crate::store::{self, Role};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -170,14 +172,14 @@ pub(crate) async fn status(
         Role::App,
     )
     .await?;
-    let flow = store::load_flow(&mut tx, &scope, id, false)
+    let flow = store_flows::load_flow(&mut tx, &scope, id, false)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     let completed = flow
         .phases
         .iter()
-        .filter(|p| p.status == "completed")
+        .filter(|p| p.status == "completed") // a phase status
         .count() as i64;
     let mut outputs = Map::new();
     for p in &flow.phases {
@@ -223,7 +225,7 @@ async fn compat_action(
     Ok(Json(CompatActionResult {
         success: true,
         flow_id: id,
-        status: flow.map_or_else(|| "deleted".to_string(), |f| f.status),
+        status: flow.map_or_else(|| FlowStatus::Deleted.as_str().to_string(), |f| f.status),
         message: message.to_string(),
     }))
 }
@@ -296,17 +298,12 @@ pub(crate) async fn active(
     let (mut tx, scope) =
         store::begin_scoped(&state.db, caller.account, caller.engagement, false, role).await?;
     let q = ListQuery {
-        statuses: Some(vec![
-            "initialized",
-            "running",
-            "waiting_for_input",
-            "paused",
-        ]),
+        statuses: Some(FlowStatus::ACTIVE.to_vec()),
         flow_type: Some("discovery"),
         limit: 1000,
         after: None,
     };
-    let (items, _more) = store::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
+    let (items, _more) = store_flows::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
     tx.commit().await?;
     Ok(Json(
         items

@@ -4,7 +4,8 @@
 //! extensions and the `observe` middleware renders the final body, because only the
 //! middleware knows the request id and the active defects (which change the rendering).
 
-use crate::defects::{Defect, Defects};
+use crate::domain::defects::{Defect, Defects};
+use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -209,14 +210,11 @@ impl ApiError {
             "Simulated faults are disabled",
             format!(
                 "configuration.{}: the server was not started with --allow-simulated-faults",
-                crate::engine_hooks::SIMULATED_FAULTS_KEY
+                crate::domain::SIMULATE_KEY
             ),
         );
         e.errors = vec![FieldError::new(
-            format!(
-                "configuration.{}",
-                crate::engine_hooks::SIMULATED_FAULTS_KEY
-            ),
+            format!("configuration.{}", crate::domain::SIMULATE_KEY),
             "simulated faults are disabled on this server",
         )];
         e
@@ -345,13 +343,42 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// True when the error says the database is unavailable rather than that the query was
+/// wrong: the pool, the connection, or SQLSTATE class 08 (connection exception) and 57
+/// (operator intervention: admin shutdown, backend terminated, cannot connect now).
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(e) => e.into(),
+            StoreError::FlowNotFound => ApiError::not_found(),
+            StoreError::EngagementNotFound => ApiError::engagement_not_found(),
+            StoreError::IllegalTransition { verb, current } => {
+                ApiError::illegal_transition(verb, current.as_str())
+            }
+            StoreError::IdempotencyKeyReused => ApiError::idempotency_key_reused(),
+            StoreError::Contended => ApiError::unavailable(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => {
+            e if database_unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::unavailable()
             }

@@ -4,12 +4,13 @@ use crate::api::auth::Caller;
 use crate::api::body::{self, Fields};
 use crate::api::error::{ApiError, FieldError, Problem};
 use crate::api::{AppState, FlowId};
-use crate::defects::Defect;
-use crate::engine_hooks::SIMULATED_FAULTS_KEY;
-use crate::flows::catalogue::{self, FlowTypeSpec, RetryPolicy};
-use crate::store::{
-    self, Action, CreateError, Created, EventView, FlowSummary, FlowView, ListQuery, NewFlow, Role,
-};
+use crate::domain::catalogue::{self, FlowTypeSpec, RetryPolicy};
+use crate::domain::defects::Defect;
+use crate::domain::{Action, EventView, FlowStatus, FlowSummary, FlowView, SIMULATE_KEY};
+use crate::store::events;
+use crate::store::flows::{self as store_flows, CreateError, Created, ListQuery, NewFlow};
+use crate::store::transitions;
+use crate::store::{self, Role};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -158,7 +159,7 @@ fn idempotency_key(state: &AppState, headers: &HeaderMap) -> Result<Option<Strin
 /// Refuses simulated faults unless the server allows them.
 pub(crate) fn check_faults(state: &AppState, configuration: &Value) -> Result<(), ApiError> {
     let asks = configuration
-        .get(SIMULATED_FAULTS_KEY)
+        .get(SIMULATE_KEY)
         .is_some_and(|v| !v.is_null());
     if asks && !state.config.allow_simulated_faults {
         return Err(ApiError::simulated_faults_disabled());
@@ -194,16 +195,16 @@ pub(crate) async fn create(
             metadata: input.metadata.clone(),
             idempotency,
         };
-        let created = match store::create_flow(&mut tx, &scope, &new).await {
+        let created = match store_flows::create_flow(&mut tx, &scope, &new).await {
             Ok(c) => c,
             Err(CreateError::KeyRace) => continue,
-            Err(CreateError::Api(e)) => return Err(e),
+            Err(CreateError::Store(e)) => return Err(e.into()),
         };
         let (id, replayed) = match created {
             Created::New(id) => (id, false),
             Created::Replayed(id) => (id, true),
         };
-        let flow = store::load_flow(&mut tx, &scope, id, true)
+        let flow = store_flows::load_flow(&mut tx, &scope, id, true)
             .await?
             .ok_or_else(ApiError::internal)?;
         tx.commit().await?;
@@ -297,22 +298,12 @@ pub(crate) async fn get_flow(
         Role::App,
     )
     .await?;
-    let flow = store::load_flow(&mut tx, &scope, id, false)
+    let flow = store_flows::load_flow(&mut tx, &scope, id, false)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(flow))
 }
-
-pub(crate) const LISTABLE_STATUSES: [&str; 7] = [
-    "initialized",
-    "running",
-    "waiting_for_input",
-    "paused",
-    "completed",
-    "failed",
-    "cancelled",
-];
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     hex::encode(format!(
@@ -341,13 +332,13 @@ fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             "status" => {
                 let mut list = Vec::new();
                 for s in v.split(',').map(str::trim) {
-                    match LISTABLE_STATUSES.iter().find(|x| **x == s) {
-                        Some(x) => list.push(*x),
+                    match FlowStatus::parse(s).filter(|x| FlowStatus::VISIBLE.contains(x)) {
+                        Some(x) => list.push(x),
                         None => errors.push(FieldError::new(
                             "status",
                             format!(
                                 "unknown status `{s}`; expected one of: {}",
-                                LISTABLE_STATUSES.join(", ")
+                                FlowStatus::VISIBLE.map(FlowStatus::as_str).join(", ")
                             ),
                         )),
                     }
@@ -409,7 +400,7 @@ pub(crate) async fn list_flows(
     let role = if leaky { Role::Engine } else { Role::App };
     let (mut tx, scope) =
         store::begin_scoped(&state.db, caller.account, caller.engagement, false, role).await?;
-    let (items, more) = store::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
+    let (items, more) = store_flows::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
     tx.commit().await?;
     let next_cursor = if more {
         items.last().map(|f| encode_cursor(f.created_at, f.flow_id))
@@ -435,8 +426,8 @@ pub(crate) async fn apply(
         Role::App,
     )
     .await?;
-    let done = store::transition(&mut tx, &scope, id, &action, lenient).await?;
-    let flow = store::load_flow(&mut tx, &scope, id, false).await?;
+    let done = transitions::transition(&mut tx, &scope, id, &action, lenient).await?;
+    let flow = store_flows::load_flow(&mut tx, &scope, id, false).await?;
     tx.commit().await?;
     if done.runnable {
         state.engine.wake();
@@ -572,7 +563,7 @@ pub(crate) async fn flow_events(
     if exists.is_none() {
         return Err(ApiError::not_found());
     }
-    let items = store::events(&mut tx, &scope, id).await?;
+    let items = events::events(&mut tx, &scope, id).await?;
     tx.commit().await?;
     Ok(Json(EventList { items }))
 }

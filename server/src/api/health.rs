@@ -1,9 +1,9 @@
 //! `/health` (liveness), `/ready` (readiness) and `/metrics` (Prometheus text).
 
 use crate::api::AppState;
-use crate::db::Db;
-use crate::engine_hooks::WorkersStatus;
-use crate::sql::{self, Tx};
+use crate::engine::port::WorkersStatus;
+use crate::store::db::Db;
+use crate::store::sql::{self, Tx};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

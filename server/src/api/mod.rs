@@ -9,9 +9,9 @@ pub(crate) mod health;
 pub(crate) mod observe;
 pub(crate) mod openapi;
 
-use crate::db::Db;
-use crate::defects::Defects;
-use crate::engine_hooks::EngineHooks;
+use crate::domain::defects::Defects;
+use crate::engine::port::EngineHooks;
+use crate::store::db::Db;
 use crate::ServerConfig;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
 use axum::http::request::Parts;

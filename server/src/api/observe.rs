@@ -3,7 +3,7 @@
 
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::defects::Defect;
+use crate::domain::defects::Defect;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;

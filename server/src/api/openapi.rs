@@ -1,8 +1,8 @@
 //! `/openapi.json`, generated from the handlers' annotations and the response types.
 
 use crate::api::{compat, error, flows, health};
-use crate::engine_hooks::WorkersStatus;
-use crate::store::{EventView, FlowSummary, FlowView, PhaseView};
+use crate::domain::{EventView, FlowSummary, FlowView, PhaseView};
+use crate::engine::port::WorkersStatus;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

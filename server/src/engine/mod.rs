@@ -4,7 +4,7 @@
 //! PostgreSQL) claim runnable flows with a lease and a fencing token, run the current
 //! phase's handler outside any transaction while renewing the lease, and commit the
 //! phase's result together with the advance to the next phase in one transaction fenced
-//! by the lease (see [`store`]). A worker killed mid-phase leaves a lease that expires;
+//! by the lease (see [`lease`]). A worker killed mid-phase leaves a lease that expires;
 //! another worker then runs the phase again, and only one result is ever recorded.
 //!
 //! Wake-ups: `wake()` from the API and, on PostgreSQL, `LISTEN flowgate_flows` (a trigger
@@ -12,15 +12,16 @@
 //! worker sleeps until the next scheduled `runnable_at` (retry backoff) or lease expiry,
 //! at most `idle_poll` (to notice flows whose lease a dead process left behind).
 
+mod lease;
 mod metrics;
-mod store;
+pub(crate) mod port;
 mod worker;
 
-use crate::db::Db;
-use crate::defects::{Defect, Defects};
-use crate::engine_hooks::{EngineHooks, WorkersStatus};
-use crate::flows::catalogue::RetryPolicy;
-use crate::flows::handlers::HandlerRegistry;
+use crate::domain::catalogue::RetryPolicy;
+use crate::domain::defects::{Defect, Defects};
+use crate::engine::port::{EngineHooks, WorkersStatus};
+use crate::phases::HandlerRegistry;
+use crate::store::db::Db;
 use futures::future::BoxFuture;
 use metrics::EngineMetrics;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -29,11 +30,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// The configuration key of simulated faults:
-/// `configuration.simulate = {"<phase>": {"fail_transient": N, "fail_permanent": true,
-/// "delay_ms": T}}`. Honoured only with [`EngineConfig::allow_simulated_faults`].
-pub const SIMULATE_KEY: &str = "simulate";
 
 /// The PostgreSQL notification channel (see `migrations/postgres/0002_engine.sql`).
 pub const NOTIFY_CHANNEL: &str = "flowgate_flows";
@@ -55,19 +51,6 @@ pub struct EngineConfig {
     pub idle_poll: Duration,
 }
 
-impl EngineConfig {
-    /// The engine part of the server's configuration.
-    pub fn from_server(c: &crate::ServerConfig) -> EngineConfig {
-        EngineConfig {
-            workers: c.workers,
-            lease: c.lease_duration,
-            retry_policy: c.retry_policy,
-            allow_simulated_faults: c.allow_simulated_faults,
-            ..EngineConfig::default()
-        }
-    }
-}
-
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -80,7 +63,7 @@ impl Default for EngineConfig {
     }
 }
 
-/// The engine-side defects (see [`crate::defects`]); inert unless named.
+/// The engine-side defects (see [`crate::domain::defects`]); inert unless named.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct EngineDefects {
     /// Workers never claim a flow.
@@ -229,7 +212,7 @@ impl EngineHandle {
             let _ = t.await;
         }
         if self.shared.config.workers > 0 {
-            if let Err(e) = store::forget_workers(
+            if let Err(e) = lease::forget_workers(
                 &self.shared.db,
                 &self.shared.worker_ids,
                 Duration::from_secs(3600),
@@ -286,7 +269,7 @@ impl EngineHooks for EngineHandle {
                 let _ = t.await;
             }
             if shared.config.workers > 0 {
-                let _ = store::forget_workers(
+                let _ = lease::forget_workers(
                     &shared.db,
                     &shared.worker_ids,
                     Duration::from_secs(3600),

@@ -1,8 +1,9 @@
 //! The worker loop, the monitor (heartbeats, gauges) and the PostgreSQL listener.
 
-use super::store::{self, ClaimOutcome, Claimed, Outcome};
-use super::{Shared, NOTIFY_CHANNEL, SIMULATE_KEY};
-use crate::flows::handlers::{ErrorKind, PhaseContext, PhaseError};
+use super::lease::{self, ClaimOutcome, Claimed, Outcome};
+use super::{Shared, NOTIFY_CHANNEL};
+use crate::domain::SIMULATE_KEY;
+use crate::phases::{ErrorKind, PhaseContext, PhaseError};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,14 +24,14 @@ pub(crate) async fn run(shared: Arc<Shared>, index: usize) {
             idle(&shared, shared.config.idle_poll).await;
             continue;
         }
-        match store::claim(&shared.db, &worker, shared.config.lease).await {
+        match lease::claim(&shared.db, &worker, shared.config.lease).await {
             Ok(ClaimOutcome::Run(job)) => {
                 shared.metrics.claims.fetch_add(1, Ordering::Relaxed);
                 run_phase(&shared, index, &worker, *job).await;
             }
             Ok(ClaimOutcome::Settled) => {}
             Ok(ClaimOutcome::Idle) => {
-                let wait = match store::next_due(&shared.db).await {
+                let wait = match lease::next_due(&shared.db).await {
                     Ok(Some(due)) => (due - chrono::Utc::now())
                         .to_std()
                         .unwrap_or(MIN_IDLE)
@@ -153,7 +154,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
             r = &mut work => break Ran::Done(r),
             _ = renew.tick() => {
                 shared.touch(index);
-                match store::renew(&shared.db, &job, worker, shared.config.lease).await {
+                match lease::renew(&shared.db, &job, worker, shared.config.lease).await {
                     Ok(true) => {}
                     Ok(false) => break Ran::LeaseLost,
                     Err(e) => tracing::warn!(worker, error = %e, "engine: lease renewal failed"),
@@ -165,7 +166,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match ran {
         Ran::Shutdown => {
-            if let Err(e) = store::release(&shared.db, &job, worker).await {
+            if let Err(e) = lease::release(&shared.db, &job, worker).await {
                 tracing::warn!(worker, error = %e, "engine: could not release the lease at shutdown");
             }
             return;
@@ -212,7 +213,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
     // protects against double recording.
     let mut tries = 0;
     let committed = loop {
-        match store::commit(&shared.db, &job, worker, clone_outcome(&outcome)).await {
+        match lease::commit(&shared.db, &job, worker, clone_outcome(&outcome)).await {
             Ok(c) => break c,
             Err(e) if tries < 3 => {
                 tries += 1;
@@ -291,7 +292,7 @@ async fn discard(shared: &Shared, job: &Claimed) {
         .results_discarded
         .fetch_add(1, Ordering::Relaxed);
     tracing::info!(flow = %job.flow_id, phase = %job.phase, "engine: lease no longer held; result discarded");
-    if let Err(e) = store::settle_discarded(&shared.db, job).await {
+    if let Err(e) = lease::settle_discarded(&shared.db, job).await {
         tracing::warn!(error = %e, "engine: could not settle a discarded phase");
     }
 }
@@ -314,7 +315,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>) {
         for (i, id) in shared.worker_ids.iter().enumerate() {
             let t = shared.alive_at[i].load(Ordering::Relaxed);
             if t > 0 && now.saturating_sub(t) <= window {
-                match store::heartbeat(&shared.db, id, started).await {
+                match lease::heartbeat(&shared.db, id, started).await {
                     Ok(()) => wrote = true,
                     Err(e) => tracing::warn!(error = %e, "engine: heartbeat failed"),
                 }
@@ -325,7 +326,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>) {
                 .last_heartbeat
                 .store(shared.since_start_ms().max(1), Ordering::Relaxed);
         }
-        match store::gauges(&shared.db).await {
+        match lease::gauges(&shared.db).await {
             Ok(g) => {
                 shared.queue_depth.store(g.queue_depth, Ordering::Relaxed);
                 shared.metrics.set_by_status(g.by_status);
@@ -334,7 +335,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>) {
         }
         rounds += 1;
         if rounds.is_multiple_of(60) {
-            if let Err(e) = store::forget_workers(&shared.db, &[], Duration::from_secs(600)).await {
+            if let Err(e) = lease::forget_workers(&shared.db, &[], Duration::from_secs(600)).await {
                 tracing::warn!(error = %e, "engine: heartbeat clean-up failed");
             }
         }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use flowgate_server::flows::catalogue::RetryPolicy;
+use flowgate_server::catalogue::RetryPolicy;
 use flowgate_server::{provision_tenant, spawn_for_tests, ServerConfig, TestServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

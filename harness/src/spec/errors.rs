@@ -1,12 +1,12 @@
 //! Load errors: every problem in a scenario, library or profile file, with its position.
 
-use crate::locate::{PosIndex, YamlPath};
+use crate::spec::locate::{PosIndex, YamlPath};
 use regex::Regex;
 use std::sync::OnceLock;
 
 /// One problem in an input file: `file:line:column: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
+pub struct ParseError {
     pub file: String,
     /// 1-based; `None` when the problem is not tied to a place (unreadable file).
     pub line: Option<usize>,
@@ -14,7 +14,7 @@ pub struct LoadError {
     pub message: String,
 }
 
-impl std::fmt::Display for LoadError {
+impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.column) {
             (Some(l), Some(c)) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.message),
@@ -24,13 +24,13 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for ParseError {}
 
 /// Every problem found while loading (the loader reports them all, not just the first).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadErrors(pub Vec<LoadError>);
+pub struct ParseErrors(pub Vec<ParseError>);
 
-impl std::fmt::Display for LoadErrors {
+impl std::fmt::Display for ParseErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
@@ -42,11 +42,11 @@ impl std::fmt::Display for LoadErrors {
     }
 }
 
-impl std::error::Error for LoadErrors {}
+impl std::error::Error for ParseErrors {}
 
-impl From<LoadError> for LoadErrors {
-    fn from(e: LoadError) -> Self {
-        LoadErrors(vec![e])
+impl From<ParseError> for ParseErrors {
+    fn from(e: ParseError) -> Self {
+        ParseErrors(vec![e])
     }
 }
 
@@ -55,9 +55,9 @@ fn location_suffix() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"\s+at line \d+ column \d+").unwrap_or_else(|_| unreachable!()))
 }
 
-impl LoadError {
-    pub(crate) fn unplaced(file: &str, message: impl Into<String>) -> LoadError {
-        LoadError {
+impl ParseError {
+    pub(crate) fn unplaced(file: &str, message: impl Into<String>) -> ParseError {
+        ParseError {
             file: file.to_string(),
             line: None,
             column: None,
@@ -66,14 +66,14 @@ impl LoadError {
     }
 
     /// A serde_yaml_ng error, with the position it carries.
-    pub(crate) fn from_yaml(file: &str, e: &serde_yaml_ng::Error) -> LoadError {
+    pub(crate) fn from_yaml(file: &str, e: &serde_yaml_ng::Error) -> ParseError {
         let text = e.to_string();
         let message = location_suffix().replace_all(&text, "").into_owned();
         let (line, column) = match e.location() {
             Some(l) => (Some(l.line()), Some(l.column())),
             None => (None, None),
         };
-        LoadError {
+        ParseError {
             file: file.to_string(),
             line,
             column,
@@ -88,13 +88,13 @@ impl LoadError {
         path: &YamlPath,
         on_key: bool,
         message: impl Into<String>,
-    ) -> LoadError {
+    ) -> ParseError {
         let pos = if on_key {
             index.key(path)
         } else {
             index.value(path)
         };
-        LoadError {
+        ParseError {
             file: file.to_string(),
             line: pos.map(|p| p.line),
             column: pos.map(|p| p.column),

@@ -164,7 +164,7 @@ pub(crate) fn timeline_optimization(ctx: &PhaseContext) -> Result<Value, PhaseEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::test_support::{ctx, sample};
+    use crate::phases::test_support::{ctx, sample};
 
     #[test]
     fn waves_respect_dependencies_and_cycles() {

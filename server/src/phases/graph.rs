@@ -180,7 +180,7 @@ impl DependencyGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::records::assets;
+    use crate::phases::records::assets;
     use serde_json::json;
 
     #[test]

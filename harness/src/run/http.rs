@@ -1,10 +1,10 @@
 //! Turning a request step into a concrete HTTP request, sending it, and reproducing it
 //! as a curl command line.
 
-use crate::assert::ResponseData;
 use crate::interp::{value_text, InterpError, Vars};
-use crate::model::RequestSpec;
 use crate::profile::Profile;
+use crate::run::assert::ResponseData;
+use crate::spec::model::RequestSpec;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -138,7 +138,7 @@ pub(crate) fn budget_planning(ctx: &PhaseContext) -> Result<Value, PhaseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::test_support::{ctx, sample};
+    use crate::phases::test_support::{ctx, sample};
 
     #[test]
     fn costs_follow_records_or_the_documented_rates() {

@@ -218,7 +218,7 @@ pub(crate) fn recommendation_generation(ctx: &PhaseContext) -> Result<Value, Pha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::test_support::sample;
+    use crate::phases::test_support::sample;
 
     #[test]
     fn six_r_rules_follow_the_records() {

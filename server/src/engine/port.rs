@@ -3,18 +3,8 @@
 //! work at once instead of at their next poll. `/ready` and `/metrics` ask the engine for
 //! its workers' state through the same trait.
 
-use crate::db::Db;
-use crate::defects::Defects;
-use crate::ServerConfig;
 use futures::future::BoxFuture;
 use serde::Serialize;
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
-
-/// The configuration key whose presence in a flow's `configuration` asks for simulated
-/// faults; such a create is refused (422 `simulated_faults_disabled`) unless the server
-/// runs with `allow_simulated_faults`.
-pub const SIMULATED_FAULTS_KEY: &str = crate::engine::SIMULATE_KEY;
 
 /// The engine's workers as `/ready` reports them.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -64,30 +54,4 @@ impl EngineHooks for NoEngine {
             healthy: true,
         }
     }
-}
-
-/// What an engine gets when the server starts it (see [`crate::build`]).
-#[derive(Clone)]
-pub struct EngineContext {
-    pub db: Db,
-    pub config: Arc<ServerConfig>,
-    pub defects: Defects,
-    /// Cancelled when the server shuts down.
-    pub shutdown: CancellationToken,
-}
-
-/// Starts the engine for a server. Returns [`NoEngine`] when `config.workers == 0`.
-///
-/// This is the single place where the execution engine plugs into the server.
-pub(crate) fn start_engine(ctx: EngineContext) -> Arc<dyn EngineHooks> {
-    if ctx.config.workers == 0 {
-        return Arc::new(NoEngine);
-    }
-    Arc::new(crate::engine::start(
-        ctx.db,
-        crate::engine::EngineConfig::from_server(&ctx.config),
-        &ctx.defects,
-        ctx.shutdown,
-        crate::flows::handlers::HandlerRegistry::builtin(),
-    ))
 }

@@ -2,7 +2,7 @@
 //! placeholders (both PostgreSQL and SQLite accept them); parameters are [`P`] values bound
 //! with each backend's types (uuid vs TEXT, jsonb vs TEXT); rows are read through [`Row`].
 
-use crate::db::Db;
+use crate::store::db::Db;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgRow};

@@ -1,8 +1,8 @@
 //! Tenants: client accounts, their engagements, and API keys bound to one account.
 //! Keys are random, shown once, and stored only as SHA-256 hex.
 
-use crate::db::Db;
-use crate::sql::{self, Tx, P};
+use crate::store::db::Db;
+use crate::store::sql::{self, Tx, P};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};

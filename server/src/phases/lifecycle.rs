@@ -292,7 +292,7 @@ pub(crate) fn system_shutdown(ctx: &PhaseContext) -> Result<Value, PhaseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::test_support::{ctx, sample};
+    use crate::phases::test_support::{ctx, sample};
 
     #[test]
     fn approval_phases_need_an_approval() {

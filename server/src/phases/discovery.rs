@@ -131,7 +131,7 @@ pub(crate) fn dependency_analysis(ctx: &PhaseContext) -> Result<Value, PhaseErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::handlers::test_support::{ctx, sample};
+    use crate::phases::test_support::{ctx, sample};
 
     #[test]
     fn discovery_outputs_follow_from_the_records() {

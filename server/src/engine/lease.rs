@@ -11,9 +11,11 @@
 //! lease times come from the database clock. On SQLite writers are serialised
 //! (`BEGIN IMMEDIATE`) and times are bound from the process clock.
 
-use crate::db::Db;
-use crate::flows::catalogue;
-use crate::sql::{self, Row, Tx, P};
+use crate::domain::catalogue;
+use crate::domain::FlowStatus;
+use crate::store::db::Db;
+use crate::store::events::{append_event, NewEvent};
+use crate::store::sql::{self, Row, Tx, P};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -58,37 +60,6 @@ async fn begin(db: &Db) -> Result<Tx, sqlx::Error> {
     Ok(tx)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn event(
-    tx: &mut Tx,
-    flow: Uuid,
-    account: Uuid,
-    at: DateTime<Utc>,
-    kind: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    phase: Option<&str>,
-    detail: Option<Value>,
-) -> Result<(), sqlx::Error> {
-    tx.execute(
-        "INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, from_status, to_status, phase, detail) \
-         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM flow_events WHERE flow_id = $1), \
-         $3, $4, $5, $6, $7, $8)",
-        &[
-            flow.into(),
-            account.into(),
-            at.into(),
-            kind.into(),
-            P::Text(from.map(str::to_string)),
-            P::Text(to.map(str::to_string)),
-            P::Text(phase.map(str::to_string)),
-            P::Json(detail),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -127,7 +98,9 @@ pub(crate) async fn claim(
     let flow_id = row.uuid("id")?;
     let account = row.uuid("client_account_id")?;
     let flow_type = row.text("flow_type")?;
-    let status = row.text("status")?;
+    let status_text = row.text("status")?;
+    let status = FlowStatus::parse(&status_text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown status `{status_text}`").into()))?;
     let index = usize::try_from(row.int("current_phase_index")?).unwrap_or(usize::MAX);
     let phase_count = catalogue::flow_type(&flow_type).map_or(0, |s| s.phases.len());
 
@@ -135,30 +108,32 @@ pub(crate) async fn claim(
         // Nothing left to run (or an unknown type): finish rather than spin on it.
         let (to, err) = if phase_count == 0 {
             (
-                "failed",
+                FlowStatus::Failed,
                 Some(
                     json!({"phase": null, "code": "unknown_flow_type", "message": format!("flow type `{flow_type}` has no phases")}),
                 ),
             )
         } else {
-            ("completed", None)
+            (FlowStatus::Completed, None)
         };
         tx.execute(
             "UPDATE flows SET status = $2, error = $3, runnable_at = NULL, lease_owner = NULL, \
              lease_expires_at = NULL, completed_at = $4, version = version + 1, updated_at = $4 WHERE id = $1",
-            &[flow_id.into(), to.into(), P::Json(err), now.into()],
+            &[flow_id.into(), to.as_str().into(), P::Json(err), now.into()],
         )
         .await?;
-        event(
+        append_event(
             &mut tx,
             flow_id,
             account,
             now,
-            "status_changed",
-            Some(&status),
-            Some(to),
-            None,
-            None,
+            NewEvent {
+                kind: "status_changed",
+                from: Some(status),
+                to: Some(to),
+                phase: None,
+                detail: None,
+            },
         )
         .await?;
         tx.commit().await?;
@@ -190,23 +165,25 @@ pub(crate) async fn claim(
             &[flow_id.into(), (index as i64).into()],
         )
         .await?;
-        event(
+        append_event(
             &mut tx,
             flow_id,
             account,
             now,
-            "status_changed",
-            Some(&status),
-            Some("waiting_for_input"),
-            Some(&phase),
-            Some(json!({"reason": "phase needs input", "phase_index": index})),
+            NewEvent {
+                kind: "status_changed",
+                from: Some(status),
+                to: Some(FlowStatus::WaitingForInput),
+                phase: Some(phase.as_str()),
+                detail: Some(json!({"reason": "phase needs input", "phase_index": index})),
+            },
         )
         .await?;
         tx.commit().await?;
         return Ok(ClaimOutcome::Settled);
     }
 
-    let bump = i64::from(status != "running");
+    let bump = i64::from(status != FlowStatus::Running);
     let token_row = if tx.is_postgres() {
         tx.fetch_optional(
             "UPDATE flows SET status = 'running', lease_owner = $2, \
@@ -253,30 +230,34 @@ pub(crate) async fn claim(
         ],
     )
     .await?;
-    if status != "running" {
-        event(
+    if status != FlowStatus::Running {
+        append_event(
             &mut tx,
             flow_id,
             account,
             now,
-            "status_changed",
-            Some(&status),
-            Some("running"),
-            Some(&phase),
-            None,
+            NewEvent {
+                kind: "status_changed",
+                from: Some(status),
+                to: Some(FlowStatus::Running),
+                phase: Some(phase.as_str()),
+                detail: None,
+            },
         )
         .await?;
     }
-    event(
+    append_event(
         &mut tx,
         flow_id,
         account,
         now,
-        "phase_started",
-        None,
-        None,
-        Some(&phase),
-        Some(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
+        NewEvent {
+            kind: "phase_started",
+            from: None,
+            to: None,
+            phase: Some(phase.as_str()),
+            detail: Some(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
+        },
     )
     .await?;
 
@@ -292,7 +273,7 @@ pub(crate) async fn claim(
     }
     let configuration = row.json("configuration")?;
     let (starts_ever, failures_ever) = if configuration
-        .get(super::SIMULATE_KEY)
+        .get(crate::domain::SIMULATE_KEY)
         .and_then(|s| s.get(&phase))
         .is_some()
     {
@@ -414,16 +395,16 @@ pub(crate) async fn commit(
         } => {
             let last = c.phase_index + 1 >= c.phase_count;
             let (status, completed_at, runnable_at) = if last && !freeze_status {
-                ("completed", Some(now), None)
+                (FlowStatus::Completed, Some(now), None)
             } else if last {
-                ("running", None, None)
+                (FlowStatus::Running, None, None)
             } else {
-                ("running", None, Some(now))
+                (FlowStatus::Running, None, Some(now))
             };
             let mut p = fence.to_vec();
             p.extend([
                 P::Int(idx),
-                status.into(),
+                status.as_str().into(),
                 P::Ts(completed_at),
                 P::Ts(runnable_at),
                 now.into(),
@@ -459,29 +440,33 @@ pub(crate) async fn commit(
                 ],
             )
             .await?;
-            event(
+            append_event(
                 &mut tx,
                 c.flow_id,
                 c.account,
                 now,
-                "phase_completed",
-                None,
-                None,
-                phase,
-                Some(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
+                NewEvent {
+                    kind: "phase_completed",
+                    from: None,
+                    to: None,
+                    phase,
+                    detail: Some(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
+                },
             )
             .await?;
-            if status == "completed" {
-                event(
+            if status == FlowStatus::Completed {
+                append_event(
                     &mut tx,
                     c.flow_id,
                     c.account,
                     now,
-                    "status_changed",
-                    Some("running"),
-                    Some("completed"),
-                    None,
-                    None,
+                    NewEvent {
+                        kind: "status_changed",
+                        from: Some(FlowStatus::Running),
+                        to: Some(FlowStatus::Completed),
+                        phase: None,
+                        detail: None,
+                    },
                 )
                 .await?;
             }
@@ -513,20 +498,18 @@ pub(crate) async fn commit(
                 &[c.flow_id.into(), idx.into(), format!("{code}: {message}").into(), duration_ms.into()],
             )
             .await?;
-            event(
+            append_event(
                 &mut tx,
                 c.flow_id,
                 c.account,
                 now,
-                "phase_retry_scheduled",
-                None,
-                None,
-                phase,
-                Some(json!({
-                    "attempt": c.attempt, "max_attempts": max_attempts,
-                    "delay_ms": lease_ms(delay), "runnable_at": at,
-                    "code": code, "message": message,
-                })),
+                NewEvent {
+                    kind: "phase_retry_scheduled",
+                    from: None,
+                    to: None,
+                    phase,
+                    detail: Some(json!({ "attempt": c.attempt, "max_attempts": max_attempts, "delay_ms": lease_ms(delay), "runnable_at": at, "code": code, "message": message, })),
+                },
             )
             .await?;
         }
@@ -562,28 +545,32 @@ pub(crate) async fn commit(
                 ],
             )
             .await?;
-            event(
+            append_event(
                 &mut tx,
                 c.flow_id,
                 c.account,
                 now,
-                "phase_failed",
-                None,
-                None,
-                phase,
-                Some(json!({"attempt": c.attempt, "code": code, "message": message})),
+                NewEvent {
+                    kind: "phase_failed",
+                    from: None,
+                    to: None,
+                    phase,
+                    detail: Some(json!({"attempt": c.attempt, "code": code, "message": message})),
+                },
             )
             .await?;
-            event(
+            append_event(
                 &mut tx,
                 c.flow_id,
                 c.account,
                 now,
-                "status_changed",
-                Some("running"),
-                Some("failed"),
-                phase,
-                Some(error),
+                NewEvent {
+                    kind: "status_changed",
+                    from: Some(FlowStatus::Running),
+                    to: Some(FlowStatus::Failed),
+                    phase,
+                    detail: Some(error),
+                },
             )
             .await?;
         }

@@ -2,7 +2,7 @@
 //! response. Pure functions, usable by the load crate inside goose transactions.
 
 use crate::interp::{type_name, value_text, Vars};
-use crate::model::{Expect, JsonType, Operators, StatusSpec};
+use crate::spec::model::{Expect, JsonType, Operators, StatusSpec};
 use regex::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;

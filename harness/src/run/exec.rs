@@ -1,0 +1,329 @@
+//! One scenario's execution: setup, steps and teardown in order, each step sent,
+//! checked and recorded. Each step kind lives in [`super::steps`].
+
+use super::*;
+
+pub(crate) struct Exec<'a> {
+    pub(crate) suite: &'a Suite,
+    pub(crate) profile: &'a Profile,
+    pub(crate) client: reqwest::Client,
+    pub(crate) measurements: Mutex<Vec<Measurement>>,
+}
+
+/// One request's outcome inside a step.
+pub(crate) struct Sent {
+    pub(crate) req: PreparedRequest,
+    pub(crate) resp: Result<ResponseData, String>,
+}
+
+impl Sent {
+    pub(crate) fn exchange(&self) -> Exchange {
+        Exchange {
+            method: self.req.method.to_string(),
+            url: self.req.url.clone(),
+            status: self.resp.as_ref().ok().map(|r| r.status),
+            duration_ms: self
+                .resp
+                .as_ref()
+                .map(|r| r.duration.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0),
+            identity: self.req.identity.clone(),
+        }
+    }
+
+    pub(crate) fn failure(&self, m: Mismatch) -> Failure {
+        Failure {
+            message: m.message,
+            expected: Some(m.expected),
+            actual: Some(m.actual),
+            response_excerpt: self
+                .resp
+                .as_ref()
+                .ok()
+                .map(|r| excerpt(&r.body, EXCERPT_BYTES)),
+            curl: Some(self.req.curl()),
+        }
+    }
+}
+
+impl<'a> Exec<'a> {
+    pub(crate) async fn run_scenario(&self, s: &SuiteScenario, run_id: &str) -> ScenarioResult {
+        let started = Instant::now();
+        let mut result = base_result(s);
+        let mut vars = Vars::new(run_id, s.id.clone());
+        let mut init_error = None;
+        for (k, v) in &self.profile.spec.variables {
+            match vars.interpolate_value(v) {
+                Ok(x) => vars.set(k.clone(), x),
+                Err(e) => init_error = Some(format!("profile variable `{k}`: {e}")),
+            }
+        }
+        for (k, v) in &s.scenario.variables {
+            match vars.interpolate_value(v) {
+                Ok(x) => vars.set(k.clone(), x),
+                Err(e) => init_error = Some(format!("variable `{k}`: {e}")),
+            }
+        }
+        if let Some(e) = init_error {
+            result.outcome = Outcome::Error;
+            result.steps.push(step_result(
+                "variables",
+                "request",
+                Outcome::Error,
+                Some(simple_failure(&e)),
+            ));
+            return result;
+        }
+
+        let mut outcome = Outcome::Passed;
+        if !s.scenario.setup.is_empty() {
+            let group = self
+                .run_group("setup", &s.scenario.setup, &mut vars, None)
+                .await;
+            outcome = group.outcome;
+            result.steps.push(group);
+        }
+        if outcome == Outcome::Passed {
+            let (steps, o) = self.run_sequence(&s.scenario.steps, &mut vars, None).await;
+            result.steps.extend(steps);
+            outcome = o;
+        } else {
+            for st in &s.scenario.steps {
+                result.steps.push(not_run(st, "not run: setup failed"));
+            }
+        }
+        if !s.scenario.teardown.is_empty() {
+            let mut group = self
+                .run_group("teardown", &s.scenario.teardown, &mut vars, None)
+                .await;
+            if group.outcome != Outcome::Passed {
+                group.summary = Some(format!(
+                    "teardown did not complete ({}); it never fails the scenario",
+                    group.summary.unwrap_or_default()
+                ));
+            }
+            result.steps.push(group);
+        }
+        result.outcome = outcome;
+        result.measurements = self
+            .measurements
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        result
+    }
+
+    /// Setup (stops at the first failure) or teardown (every step runs).
+    pub(crate) async fn run_group(
+        &self,
+        kind: &str,
+        steps: &[Step],
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
+        let started = Instant::now();
+        let (children, outcome) = if kind == "teardown" {
+            let mut children = Vec::new();
+            for step in steps {
+                children.push(self.run_step(step, vars, identity).await);
+            }
+            let outcome = combine(children.iter().map(|c| c.outcome));
+            (children, outcome)
+        } else {
+            self.run_sequence(steps, vars, identity).await
+        };
+        let summary = children
+            .iter()
+            .find(|c| c.outcome != Outcome::Passed && c.outcome != Outcome::Skipped)
+            .map(|c| {
+                format!(
+                    "step `{}`: {}",
+                    c.name,
+                    c.summary.clone().unwrap_or_default()
+                )
+            });
+        StepResult {
+            name: kind.to_string(),
+            kind: kind.to_string(),
+            outcome,
+            duration_ms: started.elapsed().as_millis() as u64,
+            summary,
+            failure: None,
+            states_seen: Vec::new(),
+            exchanges: Vec::new(),
+            children,
+        }
+    }
+
+    /// Runs steps in order; after the first failure the rest are Skipped.
+    pub(crate) async fn run_sequence(
+        &self,
+        steps: &[Step],
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> (Vec<StepResult>, Outcome) {
+        let mut results = Vec::new();
+        let mut outcome = Outcome::Passed;
+        for step in steps {
+            if outcome != Outcome::Passed {
+                results.push(not_run(step, "not run: an earlier step did not pass"));
+                continue;
+            }
+            let r = self.run_step(step, vars, identity).await;
+            outcome = combine([r.outcome]);
+            results.push(r);
+        }
+        (results, outcome)
+    }
+
+    pub(crate) fn run_step<'s>(
+        &'s self,
+        step: &'s Step,
+        vars: &'s mut Vars,
+        inherited: Option<&'s str>,
+    ) -> BoxFuture<'s, StepResult> {
+        async move {
+            if let Some(d) = step.delay {
+                tokio::time::sleep(d.0).await;
+            }
+            let identity = step.identity.as_deref().or(inherited);
+            let started = Instant::now();
+            let mut r = match step.kind() {
+                StepKind::Request => self.request_step(step, vars, identity).await,
+                StepKind::Poll => self.poll_step(step, vars, identity).await,
+                StepKind::Parallel => self.parallel_step(step, vars, identity).await,
+                StepKind::ForEach => self.for_each_step(step, vars, identity).await,
+                StepKind::Use => self.use_step(step, vars, identity).await,
+                StepKind::Matrix => self.matrix_step(step, vars).await,
+            };
+            r.duration_ms = started.elapsed().as_millis() as u64;
+            r
+        }
+        .boxed()
+    }
+
+    pub(crate) fn new_result(&self, step: &Step, kind: StepKind) -> StepResult {
+        step_result(&step.name, kind.as_str(), Outcome::Passed, None)
+    }
+
+    pub(crate) async fn send_spec(
+        &self,
+        spec: &RequestSpec,
+        vars: &Vars,
+        identity: Option<&str>,
+    ) -> Result<Sent, Failure> {
+        let req = prepare_request(spec, vars, self.profile, identity).map_err(|e| Failure {
+            message: format!("cannot build the request: {e}"),
+            expected: None,
+            actual: None,
+            response_excerpt: None,
+            curl: None,
+        })?;
+        let resp = send(&self.client, &req).await.map_err(|e| e.message);
+        Ok(Sent { req, resp })
+    }
+
+    pub(crate) fn transport_failure(sent: &Sent, message: &str) -> Failure {
+        Failure {
+            message: format!("{}: {message}", sent.req.line()),
+            expected: Some("an HTTP response".into()),
+            actual: Some(message.to_string()),
+            response_excerpt: None,
+            curl: Some(sent.req.curl()),
+        }
+    }
+
+    pub(crate) fn record_latency(&self, spec: &RequestSpec, expect: &Expect, resp: &ResponseData) {
+        if let Some(max) = expect.max_duration {
+            let ms = resp.duration.as_secs_f64() * 1000.0;
+            let m = Measurement {
+                metric: format!("{} {} latency", spec.method.as_str(), spec.path),
+                value: (ms * 10.0).round() / 10.0,
+                unit: "ms".into(),
+                target: format!("< {}ms", max.0.as_millis()),
+                passed: resp.duration <= max.0,
+            };
+            if let Ok(mut list) = self.measurements.lock() {
+                list.push(m);
+            }
+        }
+    }
+
+    /// One request + expect + capture. Returns the result and whether it passed.
+    pub(crate) async fn exchange(
+        &self,
+        r: &mut StepResult,
+        spec: &RequestSpec,
+        expect: Option<&Expect>,
+        capture: Option<&BTreeMap<String, CaptureSpec>>,
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> Option<ResponseData> {
+        let sent = match self.send_spec(spec, vars, identity).await {
+            Ok(s) => s,
+            Err(f) => {
+                r.outcome = Outcome::Error;
+                r.summary = Some(f.message.clone());
+                r.failure = Some(f);
+                return None;
+            }
+        };
+        r.exchanges.push(sent.exchange());
+        let resp = match &sent.resp {
+            Ok(resp) => resp.clone(),
+            Err(msg) => {
+                let f = Self::transport_failure(&sent, msg);
+                r.outcome = Outcome::Error;
+                r.summary = Some(f.message.clone());
+                r.failure = Some(f);
+                return None;
+            }
+        };
+        r.summary = Some(format!(
+            "{} in {} ms",
+            resp.status,
+            resp.duration.as_millis()
+        ));
+        if let Some(e) = expect {
+            self.record_latency(spec, e, &resp);
+            if let Err(m) = check_expect(e, &resp, vars) {
+                let f = sent.failure(m);
+                r.outcome = Outcome::Failed;
+                r.summary = Some(f.message.clone());
+                r.failure = Some(f);
+                return Some(resp);
+            }
+        }
+        if let Some(c) = capture {
+            if let Err(m) = apply_captures(c, &resp, vars) {
+                let f = sent.failure(m);
+                r.outcome = Outcome::Failed;
+                r.summary = Some(f.message.clone());
+                r.failure = Some(f);
+            }
+        }
+        Some(resp)
+    }
+
+    pub(crate) async fn request_step(
+        &self,
+        step: &Step,
+        vars: &mut Vars,
+        identity: Option<&str>,
+    ) -> StepResult {
+        let mut r = self.new_result(step, StepKind::Request);
+        if let Some(spec) = &step.request {
+            self.exchange(
+                &mut r,
+                spec,
+                step.expect.as_ref(),
+                step.capture.as_ref(),
+                vars,
+                identity,
+            )
+            .await;
+        }
+        r
+    }
+}

@@ -1,0 +1,281 @@
+//! Executing scenarios against a target: scheduling ([`run_suite`]), one scenario's
+//! steps ([`exec`]), each step kind ([`steps`]), polls ([`poll`]), HTTP ([`http`]),
+//! assertions ([`assert`]), captures, result building and secret masking.
+
+pub(crate) mod assert;
+mod capture;
+mod exec;
+pub(crate) mod http;
+mod mask;
+pub(crate) mod poll;
+mod probe;
+mod result;
+mod steps;
+
+pub use capture::apply_captures;
+pub use mask::mask_scenario;
+pub use poll::{PollMachine, PollStep, PollTracker};
+pub use probe::probe_target;
+
+use exec::Exec;
+use probe::probe_with;
+use result::*;
+
+use crate::interp::{value_text, Masker, Vars};
+use crate::profile::Profile;
+use crate::spec::model::{CaptureSpec, Expect, MatrixRequest, Poll, RequestSpec, Step, StepKind};
+use crate::suite::{captures_of, Suite, SuiteScenario};
+use assert::{check_expect, query_json, Mismatch, ResponseData};
+use chrono::Utc;
+use flowgate_reports::{
+    Exchange, Failure, GatingPolicy, LoadResult, Measurement, Outcome, RunReport, ScenarioResult,
+    StepResult, TargetInfo,
+};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use http::{build_client, excerpt, prepare_request, send, PreparedRequest};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Cap on a response excerpt in a failure.
+pub const EXCERPT_BYTES: usize = 2048;
+/// Exchanges kept per step (the first and last half of this many).
+const MAX_EXCHANGES: usize = 20;
+
+/// Told about each finished check, as it finishes (the live console view).
+pub trait Progress: Send + Sync {
+    /// A scenario finished; `done` of `total` checks are finished.
+    fn scenario_finished(&self, done: usize, total: usize, result: &ScenarioResult);
+    /// A load phase finished.
+    fn load_finished(&self, done: usize, total: usize, result: &LoadResult) {
+        let _ = (done, total, result);
+    }
+}
+
+/// What a load runner gets besides the scenario and the profile.
+#[derive(Debug, Clone)]
+pub struct LoadContext {
+    pub run_id: String,
+    /// The load scenario's id.
+    pub scenario_id: String,
+}
+
+/// Runs `load:` scenarios (implemented by the `load` crate on goose).
+pub trait LoadRunner: Send + Sync {
+    fn run_load<'a>(
+        &'a self,
+        scenario: &'a SuiteScenario,
+        profile: &'a Profile,
+        ctx: LoadContext,
+    ) -> BoxFuture<'a, LoadResult>;
+}
+
+/// How to run a suite.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Run only scenarios with at least one of these tags (empty: all).
+    pub tags: Vec<String>,
+    /// Leave out scenarios with any of these tags.
+    pub skip_tags: Vec<String>,
+    /// Run only scenarios whose name or id contains one of these (empty: all).
+    pub names: Vec<String>,
+    /// Scenarios run at once (0 is taken as 1; the CLI default is 4).
+    pub jobs: usize,
+    /// Stop scheduling after the first failure; the rest are Skipped.
+    pub fail_fast: bool,
+    /// Failures of this severity or worse fail the run (`None`: any failure).
+    pub fail_on: Option<flowgate_reports::Severity>,
+    pub progress: Option<Arc<dyn Progress>>,
+    pub load_runner: Option<Arc<dyn LoadRunner>>,
+}
+
+impl RunOptions {
+    /// Whether a scenario passes the tag and name filters.
+    pub fn selects(&self, s: &SuiteScenario) -> bool {
+        let tags = &s.scenario.tags;
+        if !self.tags.is_empty() && !self.tags.iter().any(|t| tags.contains(t)) {
+            return false;
+        }
+        if self.skip_tags.iter().any(|t| tags.contains(t)) {
+            return false;
+        }
+        if !self.names.is_empty()
+            && !self
+                .names
+                .iter()
+                .any(|n| s.scenario.name.contains(n.as_str()) || s.id.contains(n.as_str()))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// What the target says about itself, read from its health URL.
+
+/// Runs the selected scenarios of a suite against a profile's target. The suite should
+/// have been checked with [`Suite::validate_against`] first.
+pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> RunReport {
+    let started_at = Utc::now();
+    let started = Instant::now();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let client = build_client();
+    let target = match &client {
+        Ok(c) => probe_with(c, profile).await.unwrap_or_else(|_| TargetInfo {
+            name: profile.spec.name.clone(),
+            base_url: profile.masker.mask(&profile.spec.base_url),
+            system: None,
+            version: None,
+            defects: Vec::new(),
+        }),
+        Err(_) => TargetInfo {
+            name: profile.spec.name.clone(),
+            base_url: profile.masker.mask(&profile.spec.base_url),
+            system: None,
+            version: None,
+            defects: Vec::new(),
+        },
+    };
+    let mut report = RunReport::new(
+        target,
+        GatingPolicy {
+            fail_on: opts.fail_on,
+        },
+        started_at,
+    );
+    let selected: Vec<&SuiteScenario> =
+        suite.scenarios.iter().filter(|s| opts.selects(s)).collect();
+    let total = selected.len();
+    let stop = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let jobs = opts.jobs.max(1);
+
+    // Load phases run after the functional checks, one at a time: their traffic would
+    // distort the latency limits of the functional checks, and each other's figures.
+    let (functional, load): (Vec<_>, Vec<_>) = selected
+        .into_iter()
+        .enumerate()
+        .partition(|(_, s)| s.scenario.load.is_none());
+    let run_item = one_lifetime(|(i, s)| {
+        let client = client.clone();
+        let run_id = run_id.clone();
+        let opts = &opts;
+        let stop = &stop;
+        let done = &done;
+        async move {
+            let result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
+                Done::Scenario(skipped_result(
+                    s,
+                    "not run: --fail-fast stopped the run after a failure",
+                ))
+            } else {
+                match &client {
+                    Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts).await,
+                    Err(e) => Done::Scenario(error_result(s, e)),
+                }
+            };
+            let failed = match &result {
+                Done::Scenario(r) => matches!(r.outcome, Outcome::Failed | Outcome::Error),
+                Done::Load(l) => matches!(l.outcome, Outcome::Failed | Outcome::Error),
+            };
+            if failed {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(p) = &opts.progress {
+                match &result {
+                    Done::Scenario(r) => p.scenario_finished(n, total, r),
+                    Done::Load(l) => p.load_finished(n, total, l),
+                }
+            }
+            (i, result)
+        }
+    });
+    let mut results: Vec<(usize, Done)> = futures::stream::iter(functional)
+        .map(&run_item)
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    let load_results: Vec<(usize, Done)> = futures::stream::iter(load)
+        .map(&run_item)
+        .buffer_unordered(1)
+        .collect()
+        .await;
+    results.extend(load_results);
+    results.sort_by_key(|(i, _)| *i);
+    for (_, r) in results {
+        match r {
+            Done::Scenario(s) => report.scenarios.push(s),
+            Done::Load(l) => report.load.push(l),
+        }
+    }
+    report.finished_at = Utc::now();
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// Pins a closure over scenarios to the suite's lifetime (instead of a higher-ranked one),
+/// so that the future it returns may borrow the scenario.
+fn one_lifetime<'a, F, Fut>(f: F) -> F
+where
+    F: Fn((usize, &'a SuiteScenario)) -> Fut,
+{
+    f
+}
+
+async fn run_one(
+    suite: &Suite,
+    profile: &Profile,
+    s: &SuiteScenario,
+    client: reqwest::Client,
+    run_id: &str,
+    opts: &RunOptions,
+) -> Done {
+    let missing: Vec<&String> = s
+        .scenario
+        .requires
+        .iter()
+        .filter(|c| !profile.spec.capabilities.contains(c))
+        .collect();
+    if !missing.is_empty() {
+        let list = missing
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Done::Scenario(skipped_result(
+            s,
+            &format!(
+                "requires capability {list}, which profile `{}` does not declare",
+                profile.spec.name
+            ),
+        ));
+    }
+    if s.scenario.load.is_some() {
+        return match &opts.load_runner {
+            Some(runner) => {
+                let ctx = LoadContext {
+                    run_id: run_id.to_string(),
+                    scenario_id: s.id.clone(),
+                };
+                Done::Load(runner.run_load(s, profile, ctx).await)
+            }
+            None => Done::Scenario(skipped_result(
+                s,
+                "load scenario: no load runner in this command (use `flowgate load`)",
+            )),
+        };
+    }
+    let exec = Exec {
+        suite,
+        profile,
+        client,
+        measurements: Mutex::new(Vec::new()),
+    };
+    let mut result = exec.run_scenario(s, run_id).await;
+    mask_scenario(&mut result, &profile.masker);
+    Done::Scenario(result)
+}

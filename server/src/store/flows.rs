@@ -1,0 +1,282 @@
+//! Flows as the API creates, reads and lists them.
+
+use crate::domain::catalogue::{self, FlowTypeSpec};
+use crate::domain::{current_phase, progress, FlowStatus, FlowSummary, FlowView, PhaseView};
+use crate::store::events::{append_event, NewEvent};
+use crate::store::sql::{self, Row, Tx, P};
+use crate::store::{Scope, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+const FLOW_COLUMNS: &str = "id, flow_type, flow_name, status, current_phase_index, client_account_id, \
+     engagement_id, configuration, initial_data, metadata, error, created_at, updated_at, completed_at";
+
+fn flow_from_row(r: &Row, phases: Vec<PhaseView>) -> Result<FlowView, sqlx::Error> {
+    let flow_type = r.text("flow_type")?;
+    let status = r.text("status")?;
+    let spec = catalogue::flow_type(&flow_type);
+    let total = phases.len() as i64;
+    let completed = phases.iter().filter(|p| p.status == "completed").count() as i64;
+    Ok(FlowView {
+        flow_id: r.uuid("id")?,
+        current_phase: current_phase(spec, &status, r.int("current_phase_index")?),
+        progress_percentage: progress(completed, total),
+        flow_type,
+        flow_name: r.opt_text("flow_name")?,
+        status,
+        client_account_id: r.uuid("client_account_id")?,
+        engagement_id: r.uuid("engagement_id")?,
+        configuration: r.json("configuration")?,
+        metadata: r.json("metadata")?,
+        error: r.opt_json("error")?,
+        phases,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+        completed_at: r.opt_ts("completed_at")?,
+        initial_data: r.json("initial_data")?,
+    })
+}
+
+/// Reads one flow of the scope (deleted flows only when `include_deleted`).
+pub(crate) async fn load_flow(
+    tx: &mut Tx,
+    scope: &Scope,
+    id: Uuid,
+    include_deleted: bool,
+) -> Result<Option<FlowView>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1 AND client_account_id = $2 \
+         AND engagement_id = $3{}",
+        if include_deleted {
+            ""
+        } else {
+            " AND status <> 'deleted'"
+        }
+    );
+    let Some(row) = tx
+        .fetch_optional(
+            &sql,
+            &[id.into(), scope.account.into(), scope.engagement.into()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let phase_rows = tx
+        .fetch_all(
+            "SELECT name, status, needs_input, attempts, started_at, completed_at, duration_ms, \
+             output, error FROM flow_phases WHERE flow_id = $1 AND client_account_id = $2 ORDER BY idx",
+            &[id.into(), scope.account.into()],
+        )
+        .await?;
+    let phases = phase_rows
+        .iter()
+        .map(|p| {
+            Ok(PhaseView {
+                name: p.text("name")?,
+                status: p.text("status")?,
+                needs_input: p.bool("needs_input")?,
+                attempts: p.int("attempts")?,
+                started_at: p.opt_ts("started_at")?,
+                completed_at: p.opt_ts("completed_at")?,
+                duration_ms: p.opt_int("duration_ms")?,
+                output: p.opt_json("output")?,
+                error: p.opt_text("error")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    flow_from_row(&row, phases).map(Some)
+}
+
+/// A flow to create.
+pub(crate) struct NewFlow {
+    pub(crate) spec: &'static FlowTypeSpec,
+    pub(crate) flow_name: Option<String>,
+    pub(crate) configuration: Value,
+    pub(crate) initial_data: Value,
+    pub(crate) metadata: Value,
+    /// `Idempotency-Key` and the hash of the request it came with.
+    pub(crate) idempotency: Option<(String, String)>,
+}
+
+pub(crate) enum Created {
+    New(Uuid),
+    /// Same key, same request: the flow created the first time.
+    Replayed(Uuid),
+}
+
+pub(crate) enum CreateError {
+    Store(StoreError),
+    /// Another request with the same key committed first: retry to replay it.
+    KeyRace,
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => CreateError::KeyRace,
+            _ => CreateError::Store(e.into()),
+        }
+    }
+}
+
+/// Inserts the flow, one row per phase and its `created` event, or replays an idempotent
+/// request.
+pub(crate) async fn create_flow(
+    tx: &mut Tx,
+    scope: &Scope,
+    new: &NewFlow,
+) -> Result<Created, CreateError> {
+    if let Some((key, hash)) = &new.idempotency {
+        let existing = tx
+            .fetch_optional(
+                "SELECT id, request_hash FROM flows WHERE client_account_id = $1 AND idempotency_key = $2",
+                &[scope.account.into(), key.clone().into()],
+            )
+            .await?;
+        if let Some(row) = existing {
+            let stored = row.opt_text("request_hash")?;
+            return if stored.as_deref() == Some(hash.as_str()) {
+                Ok(Created::Replayed(row.uuid("id")?))
+            } else {
+                Err(CreateError::Store(StoreError::IdempotencyKeyReused))
+            };
+        }
+    }
+    let id = Uuid::now_v7();
+    let now = sql::now();
+    let (key, hash) = match &new.idempotency {
+        Some((k, h)) => (Some(k.clone()), Some(h.clone())),
+        None => (None, None),
+    };
+    tx.execute(
+        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, flow_name, status, \
+         current_phase_index, configuration, initial_data, metadata, idempotency_key, request_hash, \
+         runnable_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'initialized', 0, $6, $7, $8, $9, $10, $11, $11, $11)",
+        &[
+            id.into(),
+            scope.account.into(),
+            scope.engagement.into(),
+            new.spec.flow_type.into(),
+            new.flow_name.clone().into(),
+            new.configuration.clone().into(),
+            new.initial_data.clone().into(),
+            new.metadata.clone().into(),
+            key.into(),
+            hash.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    for (i, phase) in new.spec.phases.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) \
+             VALUES ($1, $2, $3, $4, 'pending', $5)",
+            &[
+                id.into(),
+                scope.account.into(),
+                (i as i64).into(),
+                phase.name.into(),
+                phase.needs_input.into(),
+            ],
+        )
+        .await?;
+    }
+    append_event(
+        tx,
+        id,
+        scope.account,
+        now,
+        NewEvent::new("created").status(None, FlowStatus::Initialized),
+    )
+    .await?;
+    Ok(Created::New(id))
+}
+
+/// Filters of a list.
+#[derive(Debug, Default)]
+pub(crate) struct ListQuery {
+    pub(crate) statuses: Option<Vec<FlowStatus>>,
+    pub(crate) flow_type: Option<&'static str>,
+    pub(crate) limit: i64,
+    /// Keyset position: strictly older than (created_at, id).
+    pub(crate) after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+/// Lists flows newest first. `scope = None` lists every tenant (the `list-ignores-tenant`
+/// defect). Returns up to `limit` items and whether there are more.
+pub(crate) async fn list_flows(
+    tx: &mut Tx,
+    scope: Option<&Scope>,
+    q: &ListQuery,
+) -> Result<(Vec<FlowSummary>, bool), sqlx::Error> {
+    let mut sql = String::from(
+        "SELECT f.id, f.flow_type, f.flow_name, f.status, f.current_phase_index, f.client_account_id, \
+         f.engagement_id, f.created_at, f.updated_at, f.completed_at, \
+         (SELECT COUNT(*) FROM flow_phases p WHERE p.flow_id = f.id AND p.status = 'completed') \
+         AS phases_completed FROM flows f WHERE f.status <> 'deleted'",
+    );
+    let mut params: Vec<P> = Vec::new();
+    let next = |params: &mut Vec<P>, p: P| {
+        params.push(p);
+        format!("${}", params.len())
+    };
+    if let Some(scope) = scope {
+        let a = next(&mut params, scope.account.into());
+        let e = next(&mut params, scope.engagement.into());
+        sql.push_str(&format!(
+            " AND f.client_account_id = {a} AND f.engagement_id = {e}"
+        ));
+    }
+    if let Some(statuses) = &q.statuses {
+        let list: Vec<String> = statuses
+            .iter()
+            .map(|s| next(&mut params, s.as_str().into()))
+            .collect();
+        sql.push_str(&format!(" AND f.status IN ({})", list.join(", ")));
+    }
+    if let Some(t) = q.flow_type {
+        let p = next(&mut params, t.into());
+        sql.push_str(&format!(" AND f.flow_type = {p}"));
+    }
+    if let Some((at, id)) = q.after {
+        let a = next(&mut params, at.into());
+        let i = next(&mut params, id.into());
+        sql.push_str(&format!(
+            " AND (f.created_at < {a} OR (f.created_at = {a} AND f.id < {i}))"
+        ));
+    }
+    let l = next(&mut params, (q.limit + 1).into());
+    sql.push_str(&format!(" ORDER BY f.created_at DESC, f.id DESC LIMIT {l}"));
+    let rows = tx.fetch_all(&sql, &params).await?;
+    let more = rows.len() as i64 > q.limit;
+    let items = rows
+        .iter()
+        .take(usize::try_from(q.limit).unwrap_or(0))
+        .map(|r| {
+            let flow_type = r.text("flow_type")?;
+            let status = r.text("status")?;
+            let spec = catalogue::flow_type(&flow_type);
+            let total = spec.map_or(0, |s| s.phases.len() as i64);
+            let completed = r.int("phases_completed")?;
+            Ok(FlowSummary {
+                flow_id: r.uuid("id")?,
+                current_phase: current_phase(spec, &status, r.int("current_phase_index")?),
+                flow_type,
+                flow_name: r.opt_text("flow_name")?,
+                status,
+                phases_completed: completed,
+                phases_total: total,
+                progress_percentage: progress(completed, total),
+                client_account_id: r.uuid("client_account_id")?,
+                engagement_id: r.uuid("engagement_id")?,
+                created_at: r.ts("created_at")?,
+                updated_at: r.ts("updated_at")?,
+                completed_at: r.opt_ts("completed_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((items, more))
+}
