@@ -18,7 +18,7 @@ pub use poll::{PollMachine, PollStep, PollTracker};
 pub use probe::probe_target;
 
 use exec::Exec;
-use probe::probe_with;
+use probe::{probe_with, unprobed_target};
 use result::*;
 
 use crate::interp::{value_text, Masker, Vars};
@@ -124,20 +124,10 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let run_id = uuid::Uuid::new_v4().to_string();
     let client = build_client();
     let target = match &client {
-        Ok(c) => probe_with(c, profile).await.unwrap_or_else(|_| TargetInfo {
-            name: profile.spec.name.clone(),
-            base_url: profile.masker.mask(&profile.spec.base_url),
-            system: None,
-            version: None,
-            defects: Vec::new(),
-        }),
-        Err(_) => TargetInfo {
-            name: profile.spec.name.clone(),
-            base_url: profile.masker.mask(&profile.spec.base_url),
-            system: None,
-            version: None,
-            defects: Vec::new(),
-        },
+        Ok(c) => probe_with(c, profile)
+            .await
+            .unwrap_or_else(|_| unprobed_target(profile)),
+        Err(_) => unprobed_target(profile),
     };
     let mut report = RunReport::new(
         target,

@@ -22,13 +22,7 @@ pub(crate) async fn probe_with(
         identity: None,
         generated_body_size: None,
     };
-    let mut info = TargetInfo {
-        name: profile.spec.name.clone(),
-        base_url: profile.masker.mask(&profile.spec.base_url),
-        system: None,
-        version: None,
-        defects: Vec::new(),
-    };
+    let mut info = unprobed_target(profile);
     let resp = send(client, &req).await.map_err(|e| {
         profile
             .masker
@@ -53,4 +47,15 @@ pub(crate) async fn probe_with(
         }
     }
     Ok(info)
+}
+
+/// What is known of a target before (or without) asking it: its profile's name and URL.
+pub(crate) fn unprobed_target(profile: &Profile) -> TargetInfo {
+    TargetInfo {
+        name: profile.spec.name.clone(),
+        base_url: profile.masker.mask(&profile.spec.base_url),
+        system: None,
+        version: None,
+        defects: Vec::new(),
+    }
 }
