@@ -25,6 +25,27 @@ pub(crate) const REFERENCE_PROFILE: &str = "reference.target.yaml";
 /// The profile of the seed suite (`scenarios/seed`).
 pub(crate) const SEED_PROFILE: &str = "seed.target.yaml";
 
+/// The suite `validate` and `selfcheck` run (`--suite`, else the default) and its profile
+/// (`--target`, else the nearest reference or seed profile), read and checked against the
+/// profile with placeholder values — every file error is found before a server starts.
+pub(crate) fn read_reference_suite(
+    suite: Option<&Path>,
+    target: Option<&Path>,
+) -> Result<(PathBuf, PathBuf, Suite), CliError> {
+    let suite_dir = resolve_suite_dir(suite)?;
+    let profile_path = match target {
+        Some(p) => p.to_path_buf(),
+        None => find_profile(&suite_dir)?,
+    };
+    let suite = Suite::read(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
+    let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
+    let placeholder = Profile::read(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
+    suite
+        .validate_against(&placeholder)
+        .map_err(CliError::invalid)?;
+    Ok((suite_dir, profile_path, suite))
+}
+
 /// `--suite`, else `./scenarios`, else the `scenarios` folder of the source tree this
 /// binary was built from (so `cargo run -- validate` works from anywhere in the repo).
 pub(crate) fn resolve_suite_dir(given: Option<&Path>) -> Result<PathBuf, CliError> {

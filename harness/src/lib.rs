@@ -31,7 +31,7 @@ pub use run::assert::{
     ResponseData,
 };
 pub use run::http::{
-    build_client, excerpt, prepare_request, send, PreparedRequest, TransportError,
+    build_client, excerpt, header_pairs, prepare_request, send, PreparedRequest, TransportError,
 };
 pub use run::{
     apply_captures, mask_scenario, probe_target, run_suite, LoadContext, LoadRunner, PollMachine,

@@ -16,7 +16,8 @@ use goose::GooseAttack;
 
 use flowgate_harness::model::RequestSpec;
 use flowgate_harness::{
-    apply_captures, check_expect, prepare_request, PollMachine, PollStep, ResponseData, Vars,
+    apply_captures, check_expect, header_pairs, prepare_request, PollMachine, PollStep,
+    ResponseData, Vars,
 };
 
 use crate::plan::{LoadPlan, PollPlan, RequestPlan, StepAction, StepPlan, StopAfter};
@@ -249,16 +250,7 @@ async fn send(
     let response = match goose_response.response {
         Ok(response) => {
             let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_ascii_lowercase(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = header_pairs(response.headers());
             match response.bytes().await {
                 Ok(body) => Ok(ResponseData {
                     status,

@@ -65,8 +65,6 @@ pub struct RunArgs {
     quiet: bool,
 }
 
-/// `--spawn-timeout` values: `500ms`, `30s`, `2m`, `1h`.
-
 /// A spawned system under test, stopped (its whole process group) on drop.
 struct Spawned {
     child: tokio::process::Child,

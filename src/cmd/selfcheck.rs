@@ -6,7 +6,7 @@
 //! baseline run carry the matrix as the suite's strength.
 
 use crate::exit::{CliError, CmdResult, FAILED, OK};
-use crate::reference_target::{find_profile, resolve_suite_dir, ReferenceTarget};
+use crate::reference_target::{read_reference_suite, ReferenceTarget};
 use flowgate_harness::{run_suite, Layered, ProcessEnv, Profile, RunOptions, Suite};
 use flowgate_reports::{DefectDetection, Outcome, RunReport, SelfCheck};
 use flowgate_server::defects::{Defect, Defects};
@@ -53,17 +53,8 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
             .iter()
             .collect()
     };
-    let suite_dir = resolve_suite_dir(args.suite.as_deref())?;
-    let profile_path = match &args.target {
-        Some(p) => p.clone(),
-        None => find_profile(&suite_dir)?,
-    };
-    let suite = Suite::read(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
-    let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
-    let placeholder = Profile::read(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
-    suite
-        .validate_against(&placeholder)
-        .map_err(CliError::invalid)?;
+    let (suite_dir, profile_path, suite) =
+        read_reference_suite(args.suite.as_deref(), args.target.as_deref())?;
 
     println!(
         "flowgate selfcheck: suite {} ({} scenarios), {} defects",

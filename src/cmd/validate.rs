@@ -11,9 +11,9 @@
 //! The server itself is [`crate::reference_target::ReferenceTarget`].
 
 use crate::exit::{CliError, CmdResult, INVALID};
-use crate::reference_target::{find_profile, resolve_suite_dir, ReferenceTarget};
+use crate::reference_target::{read_reference_suite, ReferenceTarget};
 use flowgate_harness::console::{failure_details, ConsoleProgress};
-use flowgate_harness::{Layered, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_harness::{RunOptions, Suite};
 use flowgate_server::defects::Defects;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,17 +73,8 @@ pub async fn run(args: ValidateArgs) -> CmdResult {
     }
     let policy = flowgate_reports::parse_fail_on(&args.fail_on).map_err(CliError::invalid)?;
     let defects = Defects::parse(&args.defects).map_err(CliError::invalid)?;
-    let suite_dir = resolve_suite_dir(args.suite.as_deref())?;
-    let profile_path = match &args.target {
-        Some(p) => p.clone(),
-        None => find_profile(&suite_dir)?,
-    };
-    let suite = Suite::read(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
-    let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
-    let placeholder = Profile::read(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
-    suite
-        .validate_against(&placeholder)
-        .map_err(CliError::invalid)?;
+    let (suite_dir, profile_path, suite) =
+        read_reference_suite(args.suite.as_deref(), args.target.as_deref())?;
 
     println!(
         "flowgate validate: suite {} ({} scenarios), profile {}",
@@ -154,7 +145,9 @@ async fn run_checks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference_target::{REFERENCE_PROFILE, SEED_PROFILE};
+    use crate::reference_target::{
+        find_profile, resolve_suite_dir, REFERENCE_PROFILE, SEED_PROFILE,
+    };
     use flowgate_reports::RunReport;
 
     /// One in-process run at a time: the suite has latency limits, and the machine has

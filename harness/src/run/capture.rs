@@ -2,6 +2,8 @@
 
 use super::*;
 
+/// Captures values from a response into variables. Returns the first capture that found
+/// nothing.
 pub fn apply_captures(
     captures: &BTreeMap<String, CaptureSpec>,
     resp: &ResponseData,

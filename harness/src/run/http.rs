@@ -266,16 +266,7 @@ async fn send_once(
     let started = Instant::now();
     let resp = builder.send().await.map_err(SendError::new)?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(resp.headers());
     let body = resp.bytes().await.map_err(SendError::new)?.to_vec();
     Ok(ResponseData {
         status,
@@ -296,4 +287,17 @@ pub fn excerpt(body: &[u8], cap: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes in all)", &text[..end], body.len())
+}
+
+/// A response's headers as the result model keeps them: lower-case names, lossy values.
+pub fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }

@@ -114,8 +114,6 @@ impl RunOptions {
     }
 }
 
-/// What the target says about itself, read from its health URL.
-
 /// Runs the selected scenarios of a suite against a profile's target. The suite should
 /// have been checked with [`Suite::validate_against`] first.
 pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> RunReport {

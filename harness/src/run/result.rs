@@ -108,9 +108,7 @@ pub(crate) fn push_exchange(list: &mut Vec<Exchange>, e: Exchange, total_so_far:
     }
 }
 
-/// Captures values from a response into variables. Returns the first capture that found
-/// nothing.
-
+/// The first failure of a step or of its children, depth first.
 pub(crate) fn first_failure(s: &StepResult) -> Option<&Failure> {
     if s.failure.is_some() {
         return s.failure.as_ref();

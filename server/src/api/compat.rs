@@ -4,7 +4,7 @@
 use crate::api::auth::Caller;
 use crate::api::body::{self, Fields};
 use crate::api::error::ApiError;
-use crate::api::flows::{apply, check_faults, create, CreateInput};
+use crate::api::flows::{apply, check_faults, create, read_flow, CreateInput};
 use crate::api::{AppState, FlowId};
 use crate::domain::catalogue;
 use crate::domain::defects::Defect;
@@ -164,18 +164,7 @@ pub(crate) async fn status(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<Json<CompatStatus>, ApiError> {
-    let (mut tx, scope) = store::begin_scoped(
-        &state.db,
-        caller.account,
-        caller.engagement,
-        false,
-        Role::App,
-    )
-    .await?;
-    let flow = store_flows::load_flow(&mut tx, &scope, id, false)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    tx.commit().await?;
+    let flow = read_flow(&state, &caller, id).await?;
     let completed = flow
         .phases
         .iter()

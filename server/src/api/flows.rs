@@ -290,6 +290,16 @@ pub(crate) async fn get_flow(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<Json<FlowView>, ApiError> {
+    read_flow(&state, &caller, id).await.map(Json)
+}
+
+/// Reads one flow of the caller's tenant in its own transaction; 404 when it is missing,
+/// deleted or another tenant's. Both APIs' reads go through here.
+pub(crate) async fn read_flow(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<FlowView, ApiError> {
     let (mut tx, scope) = store::begin_scoped(
         &state.db,
         caller.account,
@@ -302,7 +312,7 @@ pub(crate) async fn get_flow(
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
-    Ok(Json(flow))
+    Ok(flow)
 }
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -332,13 +342,13 @@ fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             "status" => {
                 let mut list = Vec::new();
                 for s in v.split(',').map(str::trim) {
-                    match FlowStatus::parse(s).filter(|x| FlowStatus::VISIBLE.contains(x)) {
+                    match FlowStatus::parse(s).filter(|x| x.is_visible()) {
                         Some(x) => list.push(x),
                         None => errors.push(FieldError::new(
                             "status",
                             format!(
                                 "unknown status `{s}`; expected one of: {}",
-                                FlowStatus::VISIBLE.map(FlowStatus::as_str).join(", ")
+                                FlowStatus::visible_names().join(", ")
                             ),
                         )),
                     }

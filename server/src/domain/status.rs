@@ -32,17 +32,6 @@ impl FlowStatus {
         FlowStatus::Deleted,
     ];
 
-    /// The statuses a client may see and filter on (everything but `deleted`).
-    pub const VISIBLE: [FlowStatus; 7] = [
-        FlowStatus::Initialized,
-        FlowStatus::Running,
-        FlowStatus::WaitingForInput,
-        FlowStatus::Paused,
-        FlowStatus::Completed,
-        FlowStatus::Failed,
-        FlowStatus::Cancelled,
-    ];
-
     /// The statuses of a flow that still has work ahead of it.
     pub const ACTIVE: [FlowStatus; 4] = [
         FlowStatus::Initialized,
@@ -69,6 +58,20 @@ impl FlowStatus {
 
     pub fn parse(text: &str) -> Option<FlowStatus> {
         FlowStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A client may see and filter on every status but `deleted`.
+    pub fn is_visible(self) -> bool {
+        self != FlowStatus::Deleted
+    }
+
+    /// The names of the visible statuses, in the contract's order.
+    pub fn visible_names() -> Vec<&'static str> {
+        FlowStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_visible())
+            .map(FlowStatus::as_str)
+            .collect()
     }
 
     /// No worker will touch the flow again (`failed` can still be retried by a person).

@@ -127,13 +127,7 @@ pub(crate) async fn claim(
             flow_id,
             account,
             now,
-            NewEvent {
-                kind: "status_changed",
-                from: Some(status),
-                to: Some(to),
-                phase: None,
-                detail: None,
-            },
+            NewEvent::new("status_changed").status(Some(status), to),
         )
         .await?;
         tx.commit().await?;
@@ -170,13 +164,10 @@ pub(crate) async fn claim(
             flow_id,
             account,
             now,
-            NewEvent {
-                kind: "status_changed",
-                from: Some(status),
-                to: Some(FlowStatus::WaitingForInput),
-                phase: Some(phase.as_str()),
-                detail: Some(json!({"reason": "phase needs input", "phase_index": index})),
-            },
+            NewEvent::new("status_changed")
+                .status(Some(status), FlowStatus::WaitingForInput)
+                .phase(Some(phase.as_str()))
+                .detail(json!({"reason": "phase needs input", "phase_index": index})),
         )
         .await?;
         tx.commit().await?;
@@ -236,13 +227,9 @@ pub(crate) async fn claim(
             flow_id,
             account,
             now,
-            NewEvent {
-                kind: "status_changed",
-                from: Some(status),
-                to: Some(FlowStatus::Running),
-                phase: Some(phase.as_str()),
-                detail: None,
-            },
+            NewEvent::new("status_changed")
+                .status(Some(status), FlowStatus::Running)
+                .phase(Some(phase.as_str())),
         )
         .await?;
     }
@@ -251,13 +238,9 @@ pub(crate) async fn claim(
         flow_id,
         account,
         now,
-        NewEvent {
-            kind: "phase_started",
-            from: None,
-            to: None,
-            phase: Some(phase.as_str()),
-            detail: Some(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
-        },
+        NewEvent::new("phase_started")
+            .phase(Some(phase.as_str()))
+            .detail(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
     )
     .await?;
 
@@ -445,13 +428,9 @@ pub(crate) async fn commit(
                 c.flow_id,
                 c.account,
                 now,
-                NewEvent {
-                    kind: "phase_completed",
-                    from: None,
-                    to: None,
-                    phase,
-                    detail: Some(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
-                },
+                NewEvent::new("phase_completed")
+                    .phase(phase)
+                    .detail(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
             )
             .await?;
             if status == FlowStatus::Completed {
@@ -460,13 +439,8 @@ pub(crate) async fn commit(
                     c.flow_id,
                     c.account,
                     now,
-                    NewEvent {
-                        kind: "status_changed",
-                        from: Some(FlowStatus::Running),
-                        to: Some(FlowStatus::Completed),
-                        phase: None,
-                        detail: None,
-                    },
+                    NewEvent::new("status_changed")
+                        .status(Some(FlowStatus::Running), FlowStatus::Completed),
                 )
                 .await?;
             }
@@ -503,13 +477,9 @@ pub(crate) async fn commit(
                 c.flow_id,
                 c.account,
                 now,
-                NewEvent {
-                    kind: "phase_retry_scheduled",
-                    from: None,
-                    to: None,
-                    phase,
-                    detail: Some(json!({ "attempt": c.attempt, "max_attempts": max_attempts, "delay_ms": lease_ms(delay), "runnable_at": at, "code": code, "message": message, })),
-                },
+                NewEvent::new("phase_retry_scheduled")
+                    .phase(phase)
+                    .detail(json!({ "attempt": c.attempt, "max_attempts": max_attempts, "delay_ms": lease_ms(delay), "runnable_at": at, "code": code, "message": message, })),
             )
             .await?;
         }
@@ -550,13 +520,9 @@ pub(crate) async fn commit(
                 c.flow_id,
                 c.account,
                 now,
-                NewEvent {
-                    kind: "phase_failed",
-                    from: None,
-                    to: None,
-                    phase,
-                    detail: Some(json!({"attempt": c.attempt, "code": code, "message": message})),
-                },
+                NewEvent::new("phase_failed")
+                    .phase(phase)
+                    .detail(json!({"attempt": c.attempt, "code": code, "message": message})),
             )
             .await?;
             append_event(
@@ -564,13 +530,10 @@ pub(crate) async fn commit(
                 c.flow_id,
                 c.account,
                 now,
-                NewEvent {
-                    kind: "status_changed",
-                    from: Some(FlowStatus::Running),
-                    to: Some(FlowStatus::Failed),
-                    phase,
-                    detail: Some(error),
-                },
+                NewEvent::new("status_changed")
+                    .status(Some(FlowStatus::Running), FlowStatus::Failed)
+                    .phase(phase)
+                    .detail(error),
             )
             .await?;
         }
