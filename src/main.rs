@@ -1,6 +1,7 @@
 //! `flowgate`: the command line. It composes the harness, the load runner, the reports and
 //! the reference server; it is the only crate that links both the harness and the server.
 
+mod build_info;
 mod cmd;
 mod duration;
 mod exit;

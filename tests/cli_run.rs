@@ -97,3 +97,89 @@ fn schema_prints_json_schema() {
         assert!(v.to_string().contains(needle));
     }
 }
+
+/// A target that answers 200 `{}` to every request, on a free loopback port, for as long
+/// as the test runs (bounded: it serves at most 200 connections).
+fn tiny_target() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn run_and_capture(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = flowgate().args(args).output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
+    let base = tiny_target();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "tiny.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", &base),
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out_dir = dir.path().join("out");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        empty.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("verdict: NO VERDICT: nothing was checked"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap_or_default();
+    assert!(md.contains("NO VERDICT"), "{md}");
+    assert!(!md.contains("PRODUCTION READY"), "{md}");
+
+    // A filter that matches nothing is the same: no verdict, exit 1.
+    let scenarios = dir.path().join("suite");
+    std::fs::create_dir(&scenarios).unwrap();
+    write(&scenarios, "health.yaml", SCENARIO);
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        scenarios.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--tag".as_ref(),
+        "nosuchtag".as_ref(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("NO VERDICT"), "{text}");
+
+    // And the same suite unfiltered passes: the gate is green only when something ran.
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        scenarios.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verdict: PRODUCTION READY"), "{text}");
+}

@@ -32,11 +32,11 @@ impl ConsoleProgress {
 
     fn label(&self, o: Outcome) -> String {
         match o {
-            Outcome::Passed => self.paint("PASS ", "32"),
-            Outcome::Failed => self.paint("FAIL ", "31;1"),
-            Outcome::Error => self.paint("ERROR", "35;1"),
-            Outcome::Skipped => self.paint("SKIP ", "33"),
-            Outcome::Waived => self.paint("WAIVE", "36"),
+            Outcome::Passed => self.paint("PASS  ", "32"),
+            Outcome::Failed => self.paint("FAIL  ", "31;1"),
+            Outcome::Error => self.paint("ERROR ", "35;1"),
+            Outcome::Skipped => self.paint("SKIP  ", "33"),
+            Outcome::Waived => self.paint("WAIVED", "36"),
         }
     }
 
@@ -182,6 +182,10 @@ pub fn failure_details(report: &RunReport) -> String {
         s.skipped,
         s.waived,
         report.duration_ms as f64 / 1000.0
+    ));
+    out.push_str(&format!(
+        "verdict: {}\n",
+        flowgate_reports::status_words(report)
     ));
     out
 }

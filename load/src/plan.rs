@@ -97,6 +97,9 @@ pub struct LoadPlan {
     pub stop: StopAfter,
     /// Pause between transactions, uniform in `(min, max)`.
     pub think_time: Option<(Duration, Duration)>,
+    /// Why this run is only a smoke load (bounded below what the scenario declares), or
+    /// `None` when it runs as declared.
+    pub smoke: Option<String>,
     /// Cap on requests per second over all users.
     pub throttle: Option<usize>,
     /// The identities users are spread over, round-robin per transaction.
@@ -144,6 +147,23 @@ impl LoadPlan {
             (StopAfter::Duration(d), Some(max)) => StopAfter::Duration(d.min(max)),
             (stop, _) => stop,
         };
+        let declared_users = usize::try_from(load.users).unwrap_or(usize::MAX);
+        let declared_duration = load.duration.map(|d| d.0);
+        let mut bounded = Vec::new();
+        if users < declared_users {
+            bounded.push(format!("{users} of {declared_users} users"));
+        }
+        if let (StopAfter::Duration(d), Some(declared)) = (stop, declared_duration) {
+            if d < declared {
+                bounded.push(format!(
+                    "{} of {}",
+                    humantime::format_duration(d),
+                    humantime::format_duration(declared)
+                ));
+            }
+        }
+        let smoke = (!bounded.is_empty())
+            .then(|| format!("smoke load: bounded to {} declared", bounded.join(" and ")));
         let think_time = match &load.think_time {
             Some(t) => Some(parse_think_time(t).ok_or_else(|| {
                 format!("invalid think_time `{t}`: expected `100ms` or `100ms..500ms`")
@@ -191,6 +211,7 @@ impl LoadPlan {
             increase_rate: load.increase_rate.unwrap_or(users as f64),
             stop,
             think_time,
+            smoke,
             throttle: load
                 .throttle
                 .map(|t| usize::try_from(t).unwrap_or(usize::MAX)),

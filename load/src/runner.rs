@@ -77,5 +77,6 @@ pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
         timeseries: Vec::new(),
         flows: None,
         notes: vec![format!("the load phase could not run: {message}")],
+        smoke: None,
     }
 }

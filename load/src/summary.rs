@@ -170,6 +170,7 @@ pub(crate) fn summarise(
         timeseries,
         flows,
         notes,
+        smoke: plan.smoke.clone(),
     }
 }
 

@@ -17,6 +17,11 @@ use crate::render::{fmt_value, line};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunDiff {
     pub tolerance_pct: f64,
+    /// Latency changes smaller than this (ms) are noise, whatever their percentage.
+    pub noise_floor_ms: f64,
+    /// Why the two runs are not like for like (other suite, target, filters or load
+    /// settings); empty when they are. `report diff --strict` refuses such a pair.
+    pub not_comparable: Vec<String>,
     /// Passed or waived before, failed or errored now.
     pub regressions: Vec<OutcomeChange>,
     /// Failed or errored before, passed now.
@@ -107,13 +112,85 @@ fn is_bad(o: Outcome) -> bool {
     matches!(o, Outcome::Failed | Outcome::Error)
 }
 
+/// The default noise floor of latency changes: sub-millisecond jitter on a fast endpoint
+/// is a large percentage and means nothing.
+pub const DEFAULT_NOISE_FLOOR_MS: f64 = 5.0;
+
 /// Compares two runs. `tolerance_pct` is the relative change (in percent) a figure may
-/// move before it is reported.
+/// move before it is reported; latency changes under [`DEFAULT_NOISE_FLOOR_MS`] are not.
 pub fn diff(old: &RunReport, new: &RunReport, tolerance_pct: f64) -> RunDiff {
+    diff_with_floor(old, new, tolerance_pct, DEFAULT_NOISE_FLOOR_MS)
+}
+
+/// Why two runs are not like for like, in words; empty when they are.
+pub fn comparability(old: &RunReport, new: &RunReport) -> Vec<String> {
+    let mut why = Vec::new();
+    let (a, b) = (&old.selection, &new.selection);
+    if let (Some(x), Some(y)) = (&a.suite_digest, &b.suite_digest) {
+        if x != y {
+            why.push(format!(
+                "the suites differ (sha256 {} vs {})",
+                x.get(..12).unwrap_or(x),
+                y.get(..12).unwrap_or(y)
+            ));
+        }
+    }
+    if a.filters != b.filters {
+        why.push(format!(
+            "the filters differ ({} vs {})",
+            words_or_none(&a.filters),
+            words_or_none(&b.filters)
+        ));
+    }
+    if old.target.name != new.target.name || old.target.base_url != new.target.base_url {
+        why.push(format!(
+            "the targets differ ({} at {} vs {} at {})",
+            old.target.name, old.target.base_url, new.target.name, new.target.base_url
+        ));
+    }
+    for l in &new.load {
+        if let Some(o) = old.load.iter().find(|o| o.id == l.id) {
+            let seconds = |ms: u64| (ms as f64 / 1000.0).round();
+            if o.users != l.users
+                || o.smoke.is_some() != l.smoke.is_some()
+                || (seconds(o.duration_ms) - seconds(l.duration_ms)).abs()
+                    > 0.1 * seconds(o.duration_ms).max(1.0)
+            {
+                why.push(format!(
+                    "load phase `{}` ran differently ({} users for {:.0} s vs {} users for {:.0} s)",
+                    l.id,
+                    o.users,
+                    seconds(o.duration_ms),
+                    l.users,
+                    seconds(l.duration_ms)
+                ));
+            }
+        }
+    }
+    why
+}
+
+fn words_or_none(filters: &[String]) -> String {
+    if filters.is_empty() {
+        "none".to_string()
+    } else {
+        filters.join(", ")
+    }
+}
+
+/// [`diff`] with an explicit latency noise floor in milliseconds.
+pub fn diff_with_floor(
+    old: &RunReport,
+    new: &RunReport,
+    tolerance_pct: f64,
+    noise_floor_ms: f64,
+) -> RunDiff {
     let old_idx = index(old);
     let new_idx = index(new);
     let mut d = RunDiff {
         tolerance_pct,
+        noise_floor_ms,
+        not_comparable: comparability(old, new),
         regressions: Vec::new(),
         fixed: Vec::new(),
         still_failing: Vec::new(),
@@ -183,6 +260,12 @@ pub fn diff(old: &RunReport, new: &RunReport, tolerance_pct: f64) -> RunDiff {
                 continue;
             }
         }
+        if matches!(unit.as_str(), "ms" | "s") {
+            let delta_ms = (new_v - old_v).abs() * if unit == "s" { 1000.0 } else { 1.0 };
+            if delta_ms < noise_floor_ms {
+                continue;
+            }
+        }
         let up = new_v > old_v;
         let direction = match lower_is_better(&unit) {
             Some(true) if up => Direction::Worse,
@@ -240,6 +323,12 @@ fn figures(report: &RunReport) -> BTreeMap<FigureKey, (String, f64)> {
 /// The diff as plain text for a terminal.
 pub fn render_diff_text(d: &RunDiff) -> String {
     let mut out = String::new();
+    for why in &d.not_comparable {
+        line!(out, "warning: not like for like: {why}");
+    }
+    if !d.not_comparable.is_empty() {
+        line!(out);
+    }
     let section = |out: &mut String, title: &str, items: Vec<String>| {
         if items.is_empty() {
             return;

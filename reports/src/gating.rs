@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::error::ReportError;
-use crate::model::{GatingPolicy, Outcome, RunReport, Severity, Waiver};
+use crate::model::{GatingPolicy, Outcome, RunReport, ScenarioResult, Severity, Waiver};
 
 /// Maps `--fail-on critical|high|moderate|low|any` to a policy: failures of that severity
 /// or worse fail the run; `any` means every failure does.
@@ -102,12 +102,43 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-/// Applies waivers to a run, as of `today`:
-/// - a failed scenario covered by a current waiver becomes `Waived`, waiver attached;
-/// - with an expired waiver it stays `Failed`, waiver attached with `expired: true`.
+/// The waiver of `waivers` that covers a scenario (by id or name), if any.
+pub fn waiver_for<'a>(waivers: &'a Waivers, id: &str, name: &str) -> Option<&'a WaiverEntry> {
+    waivers
+        .waivers
+        .iter()
+        .find(|w| w.scenario.trim() == id || w.scenario.trim() == name)
+}
+
+/// Applies one waiver to one scenario result, as of `today`: a failure under a current
+/// waiver becomes `Waived`; under an expired one it stays `Failed`, the waiver attached
+/// with `expired: true`. Other outcomes are left alone. The runner calls this as each
+/// scenario finishes (so the console prints WAIVED, not FAIL); [`apply_waivers`] calls
+/// it over a finished run.
+pub fn waive(result: &mut ScenarioResult, entry: &WaiverEntry, today: NaiveDate) {
+    if !matches!(result.outcome, Outcome::Failed | Outcome::Waived) {
+        return;
+    }
+    let expired = today > entry.expires;
+    result.outcome = if expired {
+        Outcome::Failed
+    } else {
+        Outcome::Waived
+    };
+    result.waiver = Some(Waiver {
+        scenario: entry.scenario.clone(),
+        owner: entry.owner.clone(),
+        reason: entry.reason.clone(),
+        expires: entry.expires,
+        expired,
+    });
+}
+
+/// Applies waivers to a run, as of `today` (see [`waive`]).
 ///
 /// Returns warnings: waivers that match no scenario, waivers of scenarios that did not
-/// fail (no longer needed), waivers that name a load phase (not waivable).
+/// fail (no longer needed), expired waivers, waivers that name a load phase (not
+/// waivable).
 pub fn apply_waivers(report: &mut RunReport, waivers: &Waivers, today: NaiveDate) -> Vec<String> {
     let mut warnings = Vec::new();
     for entry in &waivers.waivers {
@@ -119,27 +150,13 @@ pub fn apply_waivers(report: &mut RunReport, waivers: &Waivers, today: NaiveDate
             .filter(|s| s.id == key || s.name == key)
         {
             matched = true;
-            let expired = today > entry.expires;
+            waive(s, entry, today);
             match s.outcome {
-                Outcome::Failed | Outcome::Waived => {
-                    s.outcome = if expired {
-                        Outcome::Failed
-                    } else {
-                        Outcome::Waived
-                    };
-                    s.waiver = Some(Waiver {
-                        scenario: entry.scenario.clone(),
-                        owner: entry.owner.clone(),
-                        reason: entry.reason.clone(),
-                        expires: entry.expires,
-                        expired,
-                    });
-                    if expired {
-                        warnings.push(format!(
-                            "waiver for `{}` (owner {}) expired on {}: the failure counts again",
-                            s.id, entry.owner, entry.expires
-                        ));
-                    }
+                Outcome::Failed if s.waiver.as_ref().is_some_and(|w| w.expired) => {
+                    warnings.push(format!(
+                        "waiver for `{}` (owner {}) expired on {}: the failure counts again",
+                        s.id, entry.owner, entry.expires
+                    ))
                 }
                 Outcome::Passed => warnings.push(format!(
                     "waiver for `{}` (owner {}) is no longer needed: the scenario passed",
@@ -149,7 +166,7 @@ pub fn apply_waivers(report: &mut RunReport, waivers: &Waivers, today: NaiveDate
                     "waiver for `{}` not applied: the scenario hit an infrastructure error, which a waiver does not cover",
                     s.id
                 )),
-                Outcome::Skipped => {}
+                _ => {}
             }
         }
         if !matched {

@@ -13,9 +13,14 @@ mod output;
 mod redact;
 pub mod render;
 
-pub use diff::{diff, render_diff_text, RunDiff};
+pub use diff::{
+    comparability, diff, diff_with_floor, render_diff_text, RunDiff, DEFAULT_NOISE_FLOOR_MS,
+};
 pub use error::ReportError;
-pub use gating::{apply_waivers, load_waivers, parse_fail_on, parse_waivers, WaiverEntry, Waivers};
+pub use gating::{
+    apply_waivers, load_waivers, parse_fail_on, parse_waivers, waive, waiver_for, WaiverEntry,
+    Waivers,
+};
 pub use model::*;
 pub use output::{write_all, write_all_redacted, write_one_redacted, OutputFormat};
 pub use redact::redact;
@@ -23,3 +28,4 @@ pub use render::html::render_html;
 pub use render::json::{from_json, render_json};
 pub use render::junit::render_junit;
 pub use render::markdown::render_markdown;
+pub use render::status_words;

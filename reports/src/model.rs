@@ -28,12 +28,38 @@ pub struct RunReport {
     /// Present when the run was a defect-injection self-check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selfcheck: Option<SelfCheck>,
+    /// What the run was asked to check: the suite before filters, and the filters.
+    #[serde(default)]
+    pub selection: Selection,
+}
+
+/// What a run was asked to check. The verdict needs it: a category of the suite that ran
+/// no check blocks sign-off unless the run was narrowed on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Selection {
+    /// Categories of the whole suite, before any filter (empty: unknown, e.g. an old
+    /// result file).
+    #[serde(default)]
+    pub suite_categories: Vec<String>,
+    /// Scenarios in the whole suite, before any filter.
+    #[serde(default)]
+    pub suite_scenarios: usize,
+    /// The filters that narrowed the run, as the user gave them (`--tag p0`,
+    /// `--skip-tag slow`, `--name cancel`, `load phase only`); empty: the whole suite.
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// sha256 over the suite's files (see `flowgate_harness::Suite::digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
+    /// The commit flowgate was built from, when it was built from a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// The system under test, as far as the run could tell.
@@ -51,6 +77,10 @@ pub struct TargetInfo {
     /// Defects the reference server was started with (self-check and seed reproduction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defects: Vec<String>,
+    /// The database backend, when the target's health answer names it
+    /// (`$.database.backend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// How bad a failing check is. Ordered: `Critical` is the most severe.
@@ -251,6 +281,10 @@ pub struct LoadResult {
     /// Free-form notes (drift of p95 and memory between first and last windows, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Set when the phase ran bounded below what its scenario declares (e.g. inside
+    /// `validate`): a smoke load, never "load testing complete".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,14 +386,21 @@ impl Summary {
     }
 }
 
-/// The run's verdict under its gating policy.
+/// The run's verdict under its gating policy. Only `Pass` and `PassWithWaivers` exit 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// No gating failure, no infrastructure error: exit 0, PRODUCTION READY.
+    /// No gating failure, no infrastructure error, every category of the suite tested
+    /// (or the run was filtered on purpose): exit 0.
     Pass,
+    /// As `Pass`, but some failures are waived: exit 0, READY WITH WAIVERS.
+    PassWithWaivers,
     /// A gating check failed: exit 1, NOT PRODUCTION READY.
     Fail,
+    /// Categories of the suite ran no check in an unfiltered run: exit 1.
+    Untested,
+    /// Nothing was checked (no scenario selected, or every one skipped): exit 1.
+    NoVerdict,
     /// An infrastructure error stopped a check: exit 3.
     Error,
 }
@@ -372,6 +413,7 @@ impl RunReport {
             tool: ToolInfo {
                 name: "flowgate".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
+                commit: None,
             },
             target,
             started_at,
@@ -381,6 +423,7 @@ impl RunReport {
             scenarios: Vec::new(),
             load: Vec::new(),
             selfcheck: None,
+            selection: Selection::default(),
         }
     }
 
@@ -419,9 +462,16 @@ impl RunReport {
         }
     }
 
-    /// Infrastructure errors win over failures: a run that could not check something
-    /// cannot be signed off, and CI must tell "broken target" from "broken release".
+    /// The verdict, in this order: nothing checked is no verdict (a typo in a CI path
+    /// must never give a green gate); infrastructure errors win over failures (a run that
+    /// could not check something cannot be signed off, and CI must tell "broken target"
+    /// from "broken release"); then gating failures; then categories left untested by an
+    /// unfiltered run; then waivers.
     pub fn verdict(&self) -> Verdict {
+        let s = self.summary();
+        if s.total == s.skipped {
+            return Verdict::NoVerdict;
+        }
         let mut verdict = Verdict::Pass;
         for (_, _, severity, outcome) in self.checks() {
             match outcome {
@@ -430,15 +480,44 @@ impl RunReport {
                 _ => {}
             }
         }
+        if verdict == Verdict::Fail {
+            return verdict;
+        }
+        if self.selection.filters.is_empty() && !self.untested_categories().is_empty() {
+            return Verdict::Untested;
+        }
+        if s.waived > 0 {
+            return Verdict::PassWithWaivers;
+        }
         verdict
     }
 
-    /// The documented exit code for this verdict: 0 pass, 1 a gating check failed,
-    /// 3 infrastructure error. (2, invalid input, never comes from a finished run.)
+    /// Categories of the suite in which no check ran (all skipped, or none selected).
+    pub fn untested_categories(&self) -> Vec<&str> {
+        let mut tested: Vec<&str> = Vec::new();
+        for s in &self.scenarios {
+            if s.outcome != Outcome::Skipped {
+                tested.push(s.category.as_str());
+            }
+        }
+        if self.load.iter().any(|l| l.outcome != Outcome::Skipped) {
+            tested.push("load");
+        }
+        self.selection
+            .suite_categories
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !tested.contains(c))
+            .collect()
+    }
+
+    /// The documented exit code for this verdict: 0 ready (with or without waivers),
+    /// 1 not ready (a gating failure, an untested category, nothing checked), 3
+    /// infrastructure error. (2, invalid input, never comes from a finished run.)
     pub fn exit_code(&self) -> i32 {
         match self.verdict() {
-            Verdict::Pass => 0,
-            Verdict::Fail => 1,
+            Verdict::Pass | Verdict::PassWithWaivers => 0,
+            Verdict::Fail | Verdict::Untested | Verdict::NoVerdict => 1,
             Verdict::Error => 3,
         }
     }
@@ -455,6 +534,7 @@ mod tests {
             system: None,
             version: None,
             defects: vec![],
+            database: None,
         };
         let mut r = RunReport::new(target, GatingPolicy { fail_on }, Utc::now());
         for (i, (severity, outcome)) in outcomes.iter().enumerate() {
@@ -514,8 +594,18 @@ mod tests {
     }
 
     #[test]
-    fn waived_is_not_gating() {
+    fn waived_is_not_gating_but_is_named_in_the_verdict() {
         let r = report_with(&[(Severity::Critical, Outcome::Waived)], None);
-        assert_eq!(r.verdict(), Verdict::Pass);
+        assert_eq!(r.verdict(), Verdict::PassWithWaivers);
+        assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn nothing_checked_is_no_verdict() {
+        let r = report_with(&[], None);
+        assert_eq!(r.verdict(), Verdict::NoVerdict);
+        assert_eq!(r.exit_code(), 1);
+        let r = report_with(&[(Severity::Critical, Outcome::Skipped)], None);
+        assert_eq!(r.verdict(), Verdict::NoVerdict);
     }
 }

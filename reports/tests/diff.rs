@@ -92,3 +92,43 @@ fn waived_to_failed_is_a_regression_and_load_figures_compare() {
         ]
     );
 }
+
+#[test]
+fn latency_noise_under_the_floor_is_not_a_performance_change() {
+    let mut old = common::seed_run();
+    let (si, mi) = old
+        .scenarios
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| {
+            s.measurements
+                .iter()
+                .position(|m| m.unit == "ms")
+                .map(|m| (i, m))
+        })
+        .unwrap_or_else(|| panic!("the seed run has a latency measurement"));
+    // 2.0 ms → 4.5 ms is +125 % on a fast endpoint, and nothing.
+    old.scenarios[si].measurements[mi].value = 2.0;
+    let mut new = old.clone();
+    new.scenarios[si].measurements[mi].value = 4.5;
+    let d = diff(&old, &new, 10.0);
+    assert!(d.performance.is_empty(), "{:?}", d.performance);
+    // With the floor at 0 the same change is listed.
+    let d = diff_with_floor(&old, &new, 0.0, 0.0);
+    assert_eq!(d.performance.len(), 1);
+}
+
+#[test]
+fn runs_of_different_suites_targets_and_filters_are_flagged() {
+    let mut old = common::seed_run();
+    old.selection.suite_digest = Some("a".repeat(64));
+    let mut new = old.clone();
+    assert!(comparability(&old, &new).is_empty());
+    new.selection.suite_digest = Some("b".repeat(64));
+    new.selection.filters = vec!["--tag p0".into()];
+    new.target.base_url = "http://127.0.0.1:9999".into();
+    let why = comparability(&old, &new);
+    assert_eq!(why.len(), 3, "{why:?}");
+    let d = diff(&old, &new, 10.0);
+    assert!(render_diff_text(&d).starts_with("warning: not like for like: the suites differ"));
+}

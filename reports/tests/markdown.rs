@@ -6,7 +6,19 @@ use flowgate_reports::render_markdown;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Rows (header included) of every table in the document, in order.
+/// The report's tables after the header facts (the first table, with an empty header).
 fn table_rows(md: &str) -> Vec<Vec<Vec<String>>> {
+    let mut all = all_tables(md);
+    assert_eq!(
+        all[0][0],
+        ["", ""],
+        "the report opens with its header facts"
+    );
+    all.remove(0);
+    all
+}
+
+fn all_tables(md: &str) -> Vec<Vec<Vec<String>>> {
     let mut tables = Vec::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row: Vec<String> = Vec::new();
@@ -123,7 +135,21 @@ fn seed_report_reproduces_the_seed_verdict() {
     assert_eq!(find("Performance Targets Met"), Some(true));
     assert_eq!(find("Load Testing Complete"), Some(false));
     assert!(md.contains("Load Testing Complete — not tested"));
-    assert!(md.ends_with("**Date**: 2026-11-29\n"));
+    assert!(md.ends_with("**Date**: 2026-11-29 14:00:00 UTC\n"));
+    let facts = &all_tables(&md)[0];
+    let fact = |label: &str| {
+        facts
+            .iter()
+            .find(|r| r[0] == label)
+            .map(|r| r[1].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(fact("Started"), "2026-11-29 14:00:00 UTC");
+    assert_eq!(
+        fact("Counts"),
+        "5 passed, 3 failed, 0 errors, 0 skipped, 0 waived (of 8)"
+    );
+    assert_eq!(fact("Filters"), "none (the whole suite)");
 }
 
 #[test]

@@ -91,6 +91,15 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     )
     .unwrap_or(0);
     report.load.push(result);
+    // A standalone load phase is a deliberate part of a suite: its report says so rather
+    // than judging the functional categories it never meant to run.
+    report.selection = flowgate_reports::Selection {
+        suite_categories: vec!["load".into()],
+        suite_scenarios: 1,
+        filters: vec![format!("load phase only: flowgate load {}", scenario.id)],
+        suite_digest: Some(suite.digest.clone()),
+    };
+    crate::build_info::stamp(&mut report);
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
     if let Some(dir) = &args.out {
         let written = flowgate_reports::write_all_redacted(&report, dir, &secrets)

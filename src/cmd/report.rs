@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flowgate_reports::{diff, from_json, render_diff_text, OutputFormat, RunReport};
+use flowgate_reports::{diff_with_floor, from_json, render_diff_text, OutputFormat, RunReport};
 
 use crate::exit::{CliError, CmdResult, FAILED, OK};
 
@@ -30,6 +30,13 @@ pub struct DiffArgs {
     /// listed.
     #[arg(long, default_value_t = 10.0, value_parser = parse_tolerance)]
     pub tolerance: f64,
+    /// Latency changes smaller than this are noise, whatever their percentage.
+    #[arg(long, default_value = "5ms", value_parser = crate::duration::parse_duration)]
+    pub noise_floor: std::time::Duration,
+    /// Refuse (exit 2) to compare runs of different suites, targets, filters or load
+    /// settings, instead of warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(clap::Args)]
@@ -91,7 +98,18 @@ fn read_run(path: &Path) -> Result<RunReport, CliError> {
 fn run_diff(args: &DiffArgs) -> CmdResult {
     let old = read_run(&args.old)?;
     let new = read_run(&args.new)?;
-    let d = diff(&old, &new, args.tolerance);
+    let d = diff_with_floor(
+        &old,
+        &new,
+        args.tolerance,
+        args.noise_floor.as_secs_f64() * 1000.0,
+    );
+    if args.strict && !d.not_comparable.is_empty() {
+        return Err(CliError::invalid(format!(
+            "--strict: the runs are not like for like: {}",
+            d.not_comparable.join("; ")
+        )));
+    }
     println!(
         "flowgate report diff: {} ({}) -> {} ({})\n",
         args.old.display(),

@@ -190,11 +190,11 @@ async fn run_checks(
         progress: Some(progress),
         // Load scenarios run as declared (`flowgate load --duration` shortens one).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner::default())),
+        waivers: waivers.clone().map(Arc::new),
     };
     let mut report = run_suite(suite, profile, opts).await;
-    if report.scenarios.is_empty() && report.load.is_empty() {
-        eprintln!("warning: no scenario matched the filters");
-    }
+    crate::build_info::stamp(&mut report);
+
     if let Some(w) = &waivers {
         for note in flowgate_reports::apply_waivers(&mut report, w, chrono::Utc::now().date_naive())
         {

@@ -122,6 +122,7 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
     );
     let sound = caught == selfcheck.defects.len() && selfcheck.false_alarms.is_empty();
     baseline.selfcheck = Some(selfcheck);
+    crate::build_info::stamp(&mut baseline);
     let written = flowgate_reports::write_all(&baseline, &args.out)
         .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
     for p in written {

@@ -117,6 +117,7 @@ async fn run_checks(
         fail_fast: false,
         fail_on,
         progress: Some(Arc::new(ConsoleProgress::new(args.quiet))),
+        waivers: None,
         // validate is a gate, not a soak: load phases run short and bounded here
         // (`flowgate load` runs them as declared).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner {
@@ -128,10 +129,8 @@ async fn run_checks(
             ..Default::default()
         })),
     };
-    let (report, profile) = target.run(suite, profile_path, opts).await?;
-    if report.scenarios.is_empty() && report.load.is_empty() {
-        eprintln!("warning: no scenario matched the filters");
-    }
+    let (mut report, profile) = target.run(suite, profile_path, opts).await?;
+    crate::build_info::stamp(&mut report);
     print!("{}", profile.masker.mask(&failure_details(&report)));
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
     let written = flowgate_reports::write_all_redacted(&report, &args.out, &secrets)
@@ -249,6 +248,11 @@ mod tests {
             (r"\(\d+ requests\)", "([n] requests)"),
             (r"flowgate \d+\.\d+\.\d+", "flowgate [version]"),
             (r"v\d+\.\d+\.\d+", "v[version]"),
+            (r"version \d+\.\d+\.\d+", "version [version]"),
+            (r"\d{2}:\d{2}:\d{2} UTC", "[time] UTC"),
+            (r"\| \d+(\.\d+)? s \|", "| [duration] |"),
+            (r"sha256:[0-9a-f]{16}", "sha256:[digest]"),
+            (r"\(commit [0-9a-f]+\)", "(commit [commit])"),
         ]}, {
             insta::assert_snapshot!("seed_reproduction_report", markdown);
         });

@@ -90,9 +90,33 @@ pub struct RunOptions {
     pub fail_on: Option<flowgate_reports::Severity>,
     pub progress: Option<Arc<dyn Progress>>,
     pub load_runner: Option<Arc<dyn LoadRunner>>,
+    /// Known failures accepted for now: applied to each scenario as it finishes.
+    pub waivers: Option<Arc<flowgate_reports::Waivers>>,
 }
 
 impl RunOptions {
+    /// What this run checks of `suite`: the suite's categories and size before filters,
+    /// and the filters as the user gave them.
+    pub fn selection_of(&self, suite: &Suite) -> flowgate_reports::Selection {
+        let mut categories: Vec<String> = suite
+            .scenarios
+            .iter()
+            .map(|s| s.scenario.category.clone())
+            .collect();
+        categories.sort();
+        categories.dedup();
+        let mut filters = Vec::new();
+        filters.extend(self.tags.iter().map(|t| format!("--tag {t}")));
+        filters.extend(self.skip_tags.iter().map(|t| format!("--skip-tag {t}")));
+        filters.extend(self.names.iter().map(|n| format!("--name {n}")));
+        flowgate_reports::Selection {
+            suite_categories: categories,
+            suite_scenarios: suite.scenarios.len(),
+            filters,
+            suite_digest: Some(suite.digest.clone()),
+        }
+    }
+
     /// Whether a scenario passes the tag and name filters.
     pub fn selects(&self, s: &SuiteScenario) -> bool {
         let tags = &s.scenario.tags;
@@ -134,6 +158,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
         },
         started_at,
     );
+    report.selection = opts.selection_of(suite);
     let selected: Vec<&SuiteScenario> =
         suite.scenarios.iter().filter(|s| opts.selects(s)).collect();
     let total = selected.len();
@@ -154,7 +179,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
         let stop = &stop;
         let done = &done;
         async move {
-            let result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
+            let mut result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
                 Done::Scenario(skipped_result(
                     s,
                     "not run: --fail-fast stopped the run after a failure",
@@ -165,6 +190,12 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
                     Err(e) => Done::Scenario(error_result(s, e)),
                 }
             };
+            // A waived failure is waived before anyone is told about it.
+            if let (Done::Scenario(r), Some(w)) = (&mut result, &opts.waivers) {
+                if let Some(entry) = flowgate_reports::waiver_for(w, &r.id, &r.name) {
+                    flowgate_reports::waive(r, entry, started_at.date_naive());
+                }
+            }
             let failed = match &result {
                 Done::Scenario(r) => matches!(r.outcome, Outcome::Failed | Outcome::Error),
                 Done::Load(l) => matches!(l.outcome, Outcome::Failed | Outcome::Error),

@@ -39,6 +39,7 @@ pub(crate) async fn probe_with(
         };
         info.version = pick(profile.spec.version_path.as_ref(), "$.version");
         info.system = pick(profile.spec.system_path.as_ref(), "$.service");
+        info.database = pick(None, "$.database.backend");
         if let Some(Value::Array(d)) = doc.get("defects") {
             info.defects = d
                 .iter()
@@ -57,5 +58,6 @@ pub(crate) fn unprobed_target(profile: &Profile) -> TargetInfo {
         system: None,
         version: None,
         defects: Vec::new(),
+        database: None,
     }
 }

@@ -38,9 +38,13 @@ pub(super) fn has_component(rel: &Path, name: &str) -> bool {
 }
 
 pub(super) fn scenario_id(root: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(root).unwrap_or(file);
+    // Canonical paths, so `a/../a/x.yaml`, symlinks and relative spellings give one id.
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let rel = file.strip_prefix(&root).unwrap_or(&file);
     let rel = rel.with_extension("");
     rel.components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")

@@ -50,6 +50,10 @@ pub(crate) struct SuiteTemplate {
 pub struct Suite {
     pub scenarios: Vec<SuiteScenario>,
     pub(crate) templates: HashMap<String, SuiteTemplate>,
+    /// sha256 over every file read (library and scenarios), each keyed by its path
+    /// relative to its suite root: the same suite gives the same digest however its
+    /// paths were typed.
+    pub digest: String,
 }
 
 impl Suite {
@@ -103,6 +107,7 @@ impl Suite {
         }
 
         let mut suite = Suite::default();
+        let mut digested: Vec<(String, String)> = Vec::new();
         for f in &library_files {
             let file = f.display().to_string();
             let text = match std::fs::read_to_string(f) {
@@ -112,6 +117,11 @@ impl Suite {
                     continue;
                 }
             };
+            let lib_name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            digested.push((format!("lib/{lib_name}"), text.clone()));
             let (lib, index) = match parse_library(&text, &file) {
                 Ok(v) => v,
                 Err(e) => {
@@ -186,6 +196,7 @@ impl Suite {
                     continue;
                 }
             };
+            digested.push((scenario_id(&root, &f), text.clone()));
             let mut loaded = match parse_scenario(&text, &file) {
                 Ok((scenario, index)) => SuiteScenario {
                     id: scenario_id(&root, &f),
@@ -215,6 +226,7 @@ impl Suite {
             suite.scenarios.push(loaded);
         }
         suite.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+        suite.digest = digest_of(digested);
         if errors.is_empty() {
             Ok(suite)
         } else {
@@ -279,4 +291,20 @@ pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, ParseErro
     } else {
         Err(ParseErrors(errors))
     }
+}
+
+/// sha256 over `(name, text)` pairs in name order, each as `name\0len\0text`.
+fn digest_of(mut files: Vec<(String, String)>) -> String {
+    use sha2::{Digest, Sha256};
+    files.sort();
+    files.dedup_by(|a, b| a.0 == b.0);
+    let mut h = Sha256::new();
+    for (name, text) in &files {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(text.len().to_string().as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+    }
+    hex::encode(h.finalize())
 }

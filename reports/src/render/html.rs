@@ -4,8 +4,9 @@
 //! so a strict XML parser can check it.
 
 use super::{
-    category_title, checks, executive_summary, fmt_duration, fmt_value, line, perf_rows,
-    severity_label, sign_off, success_rate_text, system_name, system_version, Check,
+    category_title, checks, executive_summary, fmt_duration, fmt_value, header_facts, line,
+    perf_rows, severity_label, sign_off, status_words, success_rate_text, system_name,
+    system_version, Check,
 };
 use crate::model::{LoadResult, Outcome, RunReport, Verdict};
 
@@ -17,6 +18,7 @@ h1 { font-size:24px; margin:0 0 4px; }
 h2 { font-size:18px; margin:28px 0 10px; padding-bottom:4px; border-bottom:1px solid var(--line); }
 h3 { font-size:15px; margin:16px 0 6px; }
 .meta { color:var(--muted); margin:0 0 16px; }
+.facts { width:auto; font-size:0.9em; } .facts th { text-align:left; padding-right:12px; color:var(--muted); font-weight:normal; }
 .cards { display:flex; flex-wrap:wrap; gap:12px; margin:16px 0; }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px 16px; min-width:120px; background:var(--bg); }
 .card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
@@ -98,19 +100,32 @@ pub fn render_html(report: &RunReport) -> String {
         esc(&report.tool.name),
         esc(&report.tool.version)
     );
+    line!(out, "<table class=\"facts\">");
+    for (label, value) in header_facts(report) {
+        line!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(label),
+            esc(&value)
+        );
+    }
+    line!(out, "</table>");
     line!(out, "</header>");
 
     // Summary cards.
+    let words = status_words(report);
     let (vclass, vtext) = match verdict {
-        Verdict::Pass => ("verdict-pass", "✔ PRODUCTION READY"),
-        Verdict::Fail => ("verdict-fail", "⚠️ NOT PRODUCTION READY"),
-        Verdict::Error => ("verdict-error", "⚠️ NOT PRODUCTION READY (incomplete)"),
+        Verdict::Pass | Verdict::PassWithWaivers => ("verdict-pass", format!("✔ {words}")),
+        Verdict::Error => ("verdict-error", format!("⚠ {words}")),
+        Verdict::Fail | Verdict::Untested | Verdict::NoVerdict => {
+            ("verdict-fail", format!("⚠ {words}"))
+        }
     };
     line!(out, "<section class=\"cards\">");
     line!(
         out,
         "<div class=\"card {vclass}\"><div class=\"label\">Overall status</div><div class=\"value\">{}</div></div>",
-        esc(vtext)
+        esc(&vtext)
     );
     line!(
         out,

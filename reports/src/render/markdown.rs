@@ -1,11 +1,11 @@
 //! The Markdown sign-off report, shaped like the seed's production validation report.
 
 use super::{
-    category_title, checks, checks_with, executive_summary, line, perf_rows, severity_label,
-    sign_off, status_words, success_rate_text, system_name, system_version, truncate, Check,
-    Finding,
+    category_title, checks, checks_with, executive_summary, header_facts, is_ready, line,
+    perf_rows, severity_label, sign_off, status_words, success_rate_text, system_name,
+    system_version, truncate, Check, Finding,
 };
-use crate::model::{Outcome, RunReport, Severity, Verdict};
+use crate::model::{Outcome, RunReport, Severity};
 
 /// Longest value shown inline (expected, actual) before it is cut.
 const INLINE_MAX: usize = 160;
@@ -17,7 +17,6 @@ pub fn render_markdown(report: &RunReport) -> String {
     let all = checks(report);
     let summary = report.summary();
     let ran = summary.total - summary.skipped;
-    let date = report.started_at.format("%Y-%m-%d").to_string();
     let system = system_name(report);
     let mut out = String::new();
 
@@ -28,7 +27,6 @@ pub fn render_markdown(report: &RunReport) -> String {
         "**flowgate {}** - End-to-End Production Validation  ",
         md(&report.tool.version)
     );
-    line!(out, "**Date**: {date}  ");
     match system_version(report) {
         Some(v) => line!(out, "**System Version**: {} {}  ", md(&system), md(&v)),
         None => line!(
@@ -37,28 +35,23 @@ pub fn render_markdown(report: &RunReport) -> String {
             md(&system)
         ),
     }
-    line!(
-        out,
-        "**Target**: {} (profile {})",
-        code(&report.target.base_url),
-        code(&report.target.name)
-    );
+    line!(out);
+    line!(out, "| | |");
+    line!(out, "|---|---|");
+    for (label, value) in header_facts(report) {
+        line!(out, "| **{label}** | {} |", md(&value));
+    }
     line!(out);
 
     line!(out, "## Executive Summary");
     line!(out);
     line!(out, "{}", md(&executive_summary(report, &all).join(" ")));
     line!(out);
-    let verdict = report.verdict();
-    let mark = if verdict == Verdict::Pass {
-        "✅"
-    } else {
-        "⚠️"
-    };
+    let mark = if is_ready(report) { "✅" } else { "⚠️" };
     line!(
         out,
         "### Overall Status: **{}** {mark}",
-        status_words(verdict)
+        status_words(report)
     );
     line!(out);
     line!(out, "**Success Rate**: {}", success_rate_text(report));
@@ -265,7 +258,11 @@ pub fn render_markdown(report: &RunReport) -> String {
         out,
         "**Role**: Production Validation and End-to-End Testing  "
     );
-    line!(out, "**Date**: {date}");
+    line!(
+        out,
+        "**Date**: {}",
+        report.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     out
 }
 

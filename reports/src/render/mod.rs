@@ -357,12 +357,119 @@ pub(crate) fn categories<'a>(all: &[Check<'a>]) -> Vec<&'a str> {
     cats
 }
 
-/// The headline status words.
-pub(crate) fn status_words(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "PRODUCTION READY",
-        Verdict::Fail | Verdict::Error => "NOT PRODUCTION READY",
+/// The headline status: one line, right under every gating policy and every filter.
+/// Every renderer and the console print this and nothing else as the verdict.
+pub fn status_words(report: &RunReport) -> String {
+    let s = report.summary();
+    let filtered = || {
+        format!(
+            "PASSED FOR A FILTERED RUN ({}) — NOT A FULL SIGN-OFF",
+            report.selection.filters.join(", ")
+        )
+    };
+    match report.verdict() {
+        Verdict::NoVerdict => "NO VERDICT: nothing was checked".to_string(),
+        Verdict::Error => "NOT PRODUCTION READY (incomplete: infrastructure errors)".to_string(),
+        Verdict::Fail => "NOT PRODUCTION READY".to_string(),
+        Verdict::Untested => format!(
+            "NOT PRODUCTION READY (not tested: {})",
+            report.untested_categories().join(", ")
+        ),
+        Verdict::Pass | Verdict::PassWithWaivers if !report.selection.filters.is_empty() => {
+            filtered()
+        }
+        Verdict::PassWithWaivers => format!(
+            "READY WITH WAIVERS ({} waived failure{})",
+            s.waived,
+            plural(s.waived)
+        ),
+        Verdict::Pass if s.failed > 0 => format!(
+            "PRODUCTION READY UNDER --fail-on {} ({} non-blocking failure{})",
+            report
+                .policy
+                .fail_on
+                .map(|sev| sev.as_str())
+                .unwrap_or("any"),
+            s.failed,
+            plural(s.failed)
+        ),
+        Verdict::Pass => "PRODUCTION READY".to_string(),
     }
+}
+
+/// The facts a sign-off needs to be reproduced and trusted, in header order: when, how
+/// long, with what tool and suite, against what, under which policy, and the counts.
+pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
+    let s = report.summary();
+    let sel = &report.selection;
+    let tool = match &report.tool.commit {
+        Some(c) => format!("{} {} (commit {c})", report.tool.name, report.tool.version),
+        None => format!(
+            "{} {} (commit unknown)",
+            report.tool.name, report.tool.version
+        ),
+    };
+    let suite = match &sel.suite_digest {
+        Some(d) => format!(
+            "sha256:{} ({} of {} scenarios selected)",
+            d.get(..16).unwrap_or(d),
+            report.scenarios.len() + report.load.len(),
+            sel.suite_scenarios
+        ),
+        None => "not recorded".to_string(),
+    };
+    vec![
+        (
+            "Started",
+            report
+                .started_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
+        ),
+        (
+            "Duration",
+            format!("{:.1} s", report.duration_ms as f64 / 1000.0),
+        ),
+        ("Tool", tool),
+        ("Suite", suite),
+        (
+            "Filters",
+            if sel.filters.is_empty() {
+                "none (the whole suite)".to_string()
+            } else {
+                sel.filters.join(", ")
+            },
+        ),
+        ("Gating policy", policy_sentence(report)),
+        (
+            "Target",
+            format!(
+                "{} (profile {}), version {}, database {}",
+                report.target.base_url,
+                report.target.name,
+                report.target.version.as_deref().unwrap_or("not reported"),
+                report.target.database.as_deref().unwrap_or("not reported")
+            ),
+        ),
+        (
+            "Counts",
+            format!(
+                "{} passed, {} failed, {} error{}, {} skipped, {} waived (of {})",
+                s.passed,
+                s.failed,
+                s.errored,
+                plural(s.errored),
+                s.skipped,
+                s.waived,
+                s.total
+            ),
+        ),
+    ]
+}
+
+/// True when the verdict lets a release go (exit 0).
+pub(crate) fn is_ready(report: &RunReport) -> bool {
+    matches!(report.verdict(), Verdict::Pass | Verdict::PassWithWaivers)
 }
 
 /// `62.5% (5/8 tests passed)`.
@@ -460,6 +567,38 @@ pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<St
         .filter(|c| report.is_gating(c.severity))
         .collect();
     match report.verdict() {
+        Verdict::NoVerdict => sentences.push(if s.total == 0 {
+            "No check was selected (the paths or filters matched no scenario), so there is no verdict: nothing was checked.".to_string()
+        } else {
+            format!(
+                "{} selected check{} skipped, so there is no verdict: nothing was checked.",
+                if s.total == 1 { "The one".to_string() } else { format!("All {}", s.total) },
+                if s.total == 1 { " was" } else { "s were" }
+            )
+        }),
+        Verdict::Untested => sentences.push(format!(
+            "No check ran in {} of the suite's categories ({}), so the system cannot be signed off as production ready; filter the run on purpose (--tag, --skip-tag, --name) to sign off a part.",
+            report.untested_categories().len(),
+            report.untested_categories().join(", ")
+        )),
+        Verdict::Pass | Verdict::PassWithWaivers if !report.selection.filters.is_empty() => {
+            sentences.push(format!(
+                "The run was filtered ({}): {} of the suite's {} scenarios were selected, and every blocking check among them passed; this is not a sign-off of the whole suite.",
+                report.selection.filters.join(", "),
+                s.total,
+                report.selection.suite_scenarios
+            ))
+        }
+        Verdict::PassWithWaivers => sentences.push(format!(
+            "Every blocking check passed except {} waived failure{}, so the system is ready with waivers: {}.",
+            s.waived,
+            plural(s.waived),
+            all.iter()
+                .filter_map(|c| c.waiver().map(|w| (c.name, w)))
+                .map(|(name, w)| format!("{name} (owner {}, expires {})", w.owner, w.expires))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
         Verdict::Pass if s.failed == 0 => sentences.push(format!(
             "Every check that ran passed ({} of {}), so the system is production ready as far as this suite can tell.",
             s.passed,
@@ -590,7 +729,20 @@ pub(crate) fn sign_off(report: &RunReport, all: &[Check<'_>]) -> Vec<SignOffItem
     }
     items.push(perf_item);
     let load: Vec<&Check<'_>> = all.iter().filter(|c| c.category == "load").collect();
-    items.push(tick("Load Testing Complete".into(), &load));
+    let smoke: Vec<&str> = report
+        .load
+        .iter()
+        .filter_map(|l| l.smoke.as_deref())
+        .collect();
+    if smoke.is_empty() {
+        items.push(tick("Load Testing Complete".into(), &load));
+    } else {
+        // A bounded phase shows the load path works; it is not a load test.
+        let mut item = tick("Load Smoke-Tested (not a full load test)".into(), &load);
+        item.ticked = None;
+        item.note = format!("{}; {}", item.note, smoke.join("; "));
+        items.push(item);
+    }
     items
 }
 

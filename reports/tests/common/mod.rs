@@ -95,6 +95,7 @@ pub fn seed_run() -> RunReport {
             system: Some("Master Flow Orchestrator".into()),
             version: Some("2.1.0".into()),
             defects: vec![],
+            database: None,
         },
         None,
     );
@@ -286,6 +287,7 @@ pub fn passing_run() -> RunReport {
             system: Some("flowgate-reference".into()),
             version: Some("0.1.0".into()),
             defects: vec![],
+            database: None,
         },
         None,
     );
@@ -367,6 +369,7 @@ pub fn complex_run() -> RunReport {
             system: Some("flowgate-reference".into()),
             version: Some("0.1.0".into()),
             defects: vec!["stuck-initialized".into()],
+            database: None,
         },
         Some(Severity::High),
     );
@@ -574,6 +577,7 @@ pub fn complex_run() -> RunReport {
             timed_out: 6,
         }),
         notes: vec!["p95 drift between the first and last 10 s: +6.0%".into()],
+        smoke: None,
     });
 
     r.selfcheck = Some(SelfCheck {
