@@ -59,25 +59,13 @@ impl ConsoleProgress {
 
 impl Progress for ConsoleProgress {
     fn scenario_finished(&self, done: usize, total: usize, r: &ScenarioResult) {
-        self.line(
-            done,
-            total,
-            r.outcome,
-            r.severity.as_str(),
-            &r.id,
-            r.duration_ms,
-        );
+        let (outcome, severity) = (r.outcome, r.severity.as_str());
+        self.line(done, total, outcome, severity, &r.id, r.duration_ms);
     }
 
     fn load_finished(&self, done: usize, total: usize, r: &LoadResult) {
-        self.line(
-            done,
-            total,
-            r.outcome,
-            r.severity.as_str(),
-            &r.id,
-            r.duration_ms,
-        );
+        let (outcome, severity) = (r.outcome, r.severity.as_str());
+        self.line(done, total, outcome, severity, &r.id, r.duration_ms);
     }
 }
 

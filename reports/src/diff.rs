@@ -378,37 +378,19 @@ pub fn render_diff_text(d: &RunDiff) -> String {
             .map(|c| format!("~ {}", change(c)))
             .collect(),
     );
+    let check = |sign: &str, c: &CheckRef, was: &str| {
+        let (sev, outcome) = (c.severity.as_str(), c.outcome.as_str());
+        format!("{sign} {}  {} [{sev}]  {was}{outcome}", c.id, c.name)
+    };
     section(
         &mut out,
         "Added",
-        d.added
-            .iter()
-            .map(|c| {
-                format!(
-                    "+ {}  {} [{}]  {}",
-                    c.id,
-                    c.name,
-                    c.severity.as_str(),
-                    c.outcome.as_str()
-                )
-            })
-            .collect(),
+        d.added.iter().map(|c| check("+", c, "")).collect(),
     );
     section(
         &mut out,
         "Removed",
-        d.removed
-            .iter()
-            .map(|c| {
-                format!(
-                    "- {}  {} [{}]  was {}",
-                    c.id,
-                    c.name,
-                    c.severity.as_str(),
-                    c.outcome.as_str()
-                )
-            })
-            .collect(),
+        d.removed.iter().map(|c| check("-", c, "was ")).collect(),
     );
     section(
         &mut out,

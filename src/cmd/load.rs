@@ -102,11 +102,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     crate::build_info::stamp(&mut report);
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
     if let Some(dir) = &args.out {
-        let written = flowgate_reports::write_all_redacted(&report, dir, &secrets)
-            .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
-        for p in written {
-            println!("wrote {}", p.display());
-        }
+        super::write_reports(&report, dir, &secrets)?;
     }
     if let Some(file) = &args.json {
         let mut copy = report.clone();

@@ -8,3 +8,40 @@ pub mod selfcheck;
 pub mod serve;
 pub mod tenant;
 pub mod validate;
+
+/// The filters and gating flags `run` and `validate` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SelectArgs {
+    /// Run only scenarios with this tag (repeatable; any of them).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Leave out scenarios with this tag (repeatable).
+    #[arg(long = "skip-tag")]
+    pub skip_tags: Vec<String>,
+    /// Run only scenarios whose name or id contains this text (repeatable).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Failures of this severity or worse fail the run: critical|high|moderate|low|any.
+    #[arg(long, default_value = "any")]
+    pub fail_on: String,
+    /// Scenarios run at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Writes every report format into `dir` with the secrets masked, and says where.
+pub(crate) fn write_reports(
+    report: &flowgate_reports::RunReport,
+    dir: &std::path::Path,
+    secrets: &[String],
+) -> Result<(), crate::exit::CliError> {
+    let written = flowgate_reports::write_all_redacted(report, dir, secrets)
+        .map_err(|e| crate::exit::CliError::infra(format!("cannot write the reports: {e}")))?;
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}

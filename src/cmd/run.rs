@@ -17,24 +17,11 @@ pub struct RunArgs {
     /// The target profile (*.target.yaml).
     #[arg(long, short = 't')]
     target: PathBuf,
-    /// Run only scenarios with this tag (repeatable; any of them).
-    #[arg(long = "tag")]
-    tags: Vec<String>,
-    /// Leave out scenarios with this tag (repeatable).
-    #[arg(long = "skip-tag")]
-    skip_tags: Vec<String>,
-    /// Run only scenarios whose name or id contains this text (repeatable).
-    #[arg(long = "name")]
-    names: Vec<String>,
-    /// Scenarios run at once.
-    #[arg(long, short = 'j', default_value_t = 4)]
-    jobs: usize,
+    #[command(flatten)]
+    select: super::SelectArgs,
     /// Stop scheduling scenarios after the first failure (the rest are skipped).
     #[arg(long)]
     fail_fast: bool,
-    /// Failures of this severity or worse fail the run: critical|high|moderate|low|any.
-    #[arg(long, default_value = "any")]
-    fail_on: String,
     /// Known failures accepted for now (a waivers file).
     #[arg(long)]
     waivers: Option<PathBuf>,
@@ -60,9 +47,6 @@ pub struct RunArgs {
     /// How long to wait for the spawned system to become healthy.
     #[arg(long, default_value = "30s", value_parser = crate::duration::parse_duration)]
     spawn_timeout: Duration,
-    /// Print only failures and the summary.
-    #[arg(long, short = 'q')]
-    quiet: bool,
 }
 
 /// A spawned system under test, stopped (its whole process group) on drop.
@@ -139,7 +123,8 @@ async fn wait_healthy(spawned: &mut Spawned, url: &str, timeout: Duration) -> Re
 }
 
 pub async fn run(args: RunArgs) -> CmdResult {
-    let policy = flowgate_reports::parse_fail_on(&args.fail_on).map_err(CliError::invalid)?;
+    let policy =
+        flowgate_reports::parse_fail_on(&args.select.fail_on).map_err(CliError::invalid)?;
     let waivers = match &args.waivers {
         Some(p) => Some(flowgate_reports::load_waivers(p).map_err(CliError::invalid)?),
         None => None,
@@ -149,7 +134,7 @@ pub async fn run(args: RunArgs) -> CmdResult {
     suite
         .validate_against(&profile)
         .map_err(CliError::invalid)?;
-    if args.jobs == 0 {
+    if args.select.jobs == 0 {
         return Err(CliError::invalid("--jobs must be at least 1"));
     }
 
@@ -179,12 +164,12 @@ async fn run_checks(
     waivers: Option<flowgate_reports::Waivers>,
 ) -> CmdResult {
     probe_target(profile).await.map_err(CliError::infra)?;
-    let progress = Arc::new(ConsoleProgress::new(args.quiet));
+    let progress = Arc::new(ConsoleProgress::new(args.select.quiet));
     let opts = RunOptions {
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        names: args.names.clone(),
-        jobs: args.jobs,
+        tags: args.select.tags.clone(),
+        skip_tags: args.select.skip_tags.clone(),
+        names: args.select.names.clone(),
+        jobs: args.select.jobs,
         fail_fast: args.fail_fast,
         fail_on,
         progress: Some(progress),
@@ -205,11 +190,7 @@ async fn run_checks(
 
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
     if let Some(dir) = &args.out {
-        let written = flowgate_reports::write_all_redacted(&report, dir, &secrets)
-            .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
-        for p in written {
-            println!("wrote {}", p.display());
-        }
+        super::write_reports(&report, dir, &secrets)?;
     }
     let single_files = [
         (&args.json, flowgate_reports::OutputFormat::Json),

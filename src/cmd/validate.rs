@@ -45,33 +45,18 @@ pub struct ValidateArgs {
     /// `--defect stuck-flows --defect tenant-leak --defect opaque-errors`.
     #[arg(long = "defect")]
     defects: Vec<String>,
-    /// Run only scenarios with this tag (repeatable; any of them).
-    #[arg(long = "tag")]
-    tags: Vec<String>,
-    /// Leave out scenarios with this tag (repeatable).
-    #[arg(long = "skip-tag")]
-    skip_tags: Vec<String>,
-    /// Run only scenarios whose name or id contains this text (repeatable).
-    #[arg(long = "name")]
-    names: Vec<String>,
-    /// Failures of this severity or worse fail the run: critical|high|moderate|low|any.
-    #[arg(long, default_value = "any")]
-    fail_on: String,
-    /// Scenarios run at once.
-    #[arg(long, short = 'j', default_value_t = 4)]
-    jobs: usize,
-    /// Print only failures and the summary.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    select: super::SelectArgs,
 }
 
 pub async fn run(args: ValidateArgs) -> CmdResult {
     // Everything that can be wrong with the command line, the suite or the profile is
     // found before the server starts (exit 2, nothing sent).
-    if args.jobs == 0 {
+    if args.select.jobs == 0 {
         return Err(CliError::invalid("--jobs must be at least 1"));
     }
-    let policy = flowgate_reports::parse_fail_on(&args.fail_on).map_err(CliError::invalid)?;
+    let policy =
+        flowgate_reports::parse_fail_on(&args.select.fail_on).map_err(CliError::invalid)?;
     let defects = Defects::parse(&args.defects).map_err(CliError::invalid)?;
     let (suite_dir, profile_path, suite) =
         read_reference_suite(args.suite.as_deref(), args.target.as_deref())?;
@@ -110,13 +95,13 @@ async fn run_checks(
     fail_on: Option<flowgate_reports::Severity>,
 ) -> CmdResult {
     let opts = RunOptions {
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        names: args.names.clone(),
-        jobs: args.jobs,
+        tags: args.select.tags.clone(),
+        skip_tags: args.select.skip_tags.clone(),
+        names: args.select.names.clone(),
+        jobs: args.select.jobs,
         fail_fast: false,
         fail_on,
-        progress: Some(Arc::new(ConsoleProgress::new(args.quiet))),
+        progress: Some(Arc::new(ConsoleProgress::new(args.select.quiet))),
         waivers: None,
         // validate is a gate, not a soak: load phases run short and bounded here
         // (`flowgate load` runs them as declared).
@@ -133,11 +118,7 @@ async fn run_checks(
     crate::build_info::stamp(&mut report);
     print!("{}", profile.masker.mask(&failure_details(&report)));
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
-    let written = flowgate_reports::write_all_redacted(&report, &args.out, &secrets)
-        .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
-    for p in written {
-        println!("wrote {}", p.display());
-    }
+    super::write_reports(&report, &args.out, &secrets)?;
     Ok(u8::try_from(report.exit_code()).unwrap_or(INVALID))
 }
 

@@ -143,17 +143,7 @@ impl<'a> Exec<'a> {
                     c.summary.clone().unwrap_or_default()
                 )
             });
-        StepResult {
-            name: kind.to_string(),
-            kind: kind.to_string(),
-            outcome,
-            duration_ms: started.elapsed().as_millis() as u64,
-            summary,
-            failure: None,
-            states_seen: Vec::new(),
-            exchanges: Vec::new(),
-            children,
-        }
+        group_result(kind.to_string(), kind, outcome, summary, started, children)
     }
 
     /// Runs steps in order; after the first failure the rest are Skipped.

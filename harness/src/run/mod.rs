@@ -109,6 +109,10 @@ impl RunOptions {
         filters.extend(self.tags.iter().map(|t| format!("--tag {t}")));
         filters.extend(self.skip_tags.iter().map(|t| format!("--skip-tag {t}")));
         filters.extend(self.names.iter().map(|n| format!("--name {n}")));
+        if self.load_runner.is_none() && suite.scenarios.iter().any(|s| s.scenario.load.is_some()) {
+            // Load phases need a load runner; without one they are skipped on purpose.
+            filters.push("load phases not run".to_string());
+        }
         flowgate_reports::Selection {
             suite_categories: categories,
             suite_scenarios: suite.scenarios.len(),

@@ -121,3 +121,34 @@ pub(crate) fn not_run(step: &Step, why: &str) -> StepResult {
     r.summary = Some(why.to_string());
     r
 }
+
+/// A step that groups others (a setup/teardown block, one `for_each` row, one
+/// `parallel` copy): its outcome is given, its summary is `summary`.
+pub(crate) fn group_result(
+    name: String,
+    kind: &str,
+    outcome: Outcome,
+    summary: Option<String>,
+    started: Instant,
+    children: Vec<StepResult>,
+) -> StepResult {
+    StepResult {
+        name,
+        kind: kind.to_string(),
+        outcome,
+        duration_ms: started.elapsed().as_millis() as u64,
+        summary,
+        failure: None,
+        states_seen: Vec::new(),
+        exchanges: Vec::new(),
+        children,
+    }
+}
+
+/// The summary of the first child that did not pass.
+pub(crate) fn first_unpassed_summary(children: &[StepResult]) -> Option<String> {
+    children
+        .iter()
+        .find(|c| c.outcome != Outcome::Passed)
+        .and_then(|c| c.summary.clone())
+}

@@ -158,12 +158,12 @@ pub fn render_html(report: &RunReport) -> String {
     // Every check, the ones that need attention first.
     line!(out, "<section>");
     line!(out, "<h2 id=\"checks\">Checks</h2>");
-    line!(out, "<table>");
-    line!(
-        out,
-        "<thead><tr><th>Outcome</th><th>Severity</th><th>Check</th><th>Category</th><th>Duration</th><th>Observed</th></tr></thead>"
+    open_table(
+        &mut out,
+        &[
+            "Outcome", "Severity", "Check", "Category", "Duration", "Observed",
+        ],
     );
-    line!(out, "<tbody>");
     let mut ordered: Vec<&Check<'_>> = all.iter().collect();
     ordered.sort_by_key(|c| (outcome_rank(c.outcome), c.severity));
     for c in ordered {
@@ -361,12 +361,7 @@ fn performance(out: &mut String, all: &[Check<'_>]) {
             "<p class=\"muted\">No performance figures were measured in this run.</p>"
         );
     } else {
-        line!(out, "<table>");
-        line!(
-            out,
-            "<thead><tr><th>Metric</th><th>Result</th><th>Target</th><th>Status</th></tr></thead>"
-        );
-        line!(out, "<tbody>");
+        open_table(out, &["Metric", "Result", "Target", "Status"]);
         for r in rows {
             let status = if r.passed {
                 "<span class=\"ok\">✔ Met</span>"
@@ -421,12 +416,7 @@ fn load_phase(out: &mut String, l: &LoadResult) {
     );
     line!(out, "</figure>");
     if !l.thresholds.is_empty() {
-        line!(out, "<table>");
-        line!(
-            out,
-            "<thead><tr><th>Threshold</th><th>Applies to</th><th>Observed</th><th>Status</th></tr></thead>"
-        );
-        line!(out, "<tbody>");
+        open_table(out, &["Threshold", "Applies to", "Observed", "Status"]);
         for t in &l.thresholds {
             let status = if t.passed {
                 "<span class=\"ok\">✔ Met</span>"
@@ -444,12 +434,13 @@ fn load_phase(out: &mut String, l: &LoadResult) {
         line!(out, "</tbody>");
         line!(out, "</table>");
     }
-    line!(out, "<table>");
-    line!(
+    open_table(
         out,
-        "<thead><tr><th>Request</th><th>Count</th><th>Failures</th><th>Mean ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>Max ms</th><th>req/s</th></tr></thead>"
+        &[
+            "Request", "Count", "Failures", "Mean ms", "p50 ms", "p95 ms", "p99 ms", "Max ms",
+            "req/s",
+        ],
     );
-    line!(out, "<tbody>");
     for r in &l.requests {
         line!(
             out,
@@ -818,4 +809,15 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
         );
     }
+}
+
+/// `<table><thead>…</thead><tbody>` with these column headings (plain text).
+fn open_table(out: &mut String, headings: &[&str]) {
+    line!(out, "<table>");
+    let cells: String = headings
+        .iter()
+        .map(|h| format!("<th>{}</th>", esc(h)))
+        .collect();
+    line!(out, "<thead><tr>{cells}</tr></thead>");
+    line!(out, "<tbody>");
 }

@@ -39,7 +39,13 @@ pub fn render_markdown(report: &RunReport) -> String {
     line!(out, "| | |");
     line!(out, "|---|---|");
     for (label, value) in header_facts(report) {
-        line!(out, "| **{label}** | {} |", md(&value));
+        // The URL as code, as everywhere in the report (a masked secret stays `***`).
+        let value = if label == "Target" {
+            code(&value)
+        } else {
+            md(&value)
+        };
+        line!(out, "| **{label}** | {value} |");
     }
     line!(out);
 
@@ -114,17 +120,7 @@ pub fn render_markdown(report: &RunReport) -> String {
         );
         line!(out);
         for (i, c) in errored.iter().enumerate() {
-            let marker = format!("{}. ", i + 1);
-            line!(
-                out,
-                "{marker}**{}** ({})",
-                md(c.name),
-                severity_label(c.severity)
-            );
-            let indent = " ".repeat(marker.len());
-            for obs in observation_lines(c) {
-                line!(out, "{indent}- {obs}");
-            }
+            numbered_check(&mut out, i, c, "");
         }
         line!(out);
     }
@@ -133,7 +129,6 @@ pub fn render_markdown(report: &RunReport) -> String {
         line!(out, "### 🏳️ WAIVED Failures ({})", waived.len());
         line!(out);
         for (i, c) in waived.iter().enumerate() {
-            let marker = format!("{}. ", i + 1);
             let waiver = match c.waiver() {
                 Some(w) => format!(
                     " - waived until {} by {}: {}",
@@ -143,16 +138,7 @@ pub fn render_markdown(report: &RunReport) -> String {
                 ),
                 None => String::new(),
             };
-            line!(
-                out,
-                "{marker}**{}** ({}){waiver}",
-                md(c.name),
-                severity_label(c.severity)
-            );
-            let indent = " ".repeat(marker.len());
-            for obs in observation_lines(c) {
-                line!(out, "{indent}- {obs}");
-            }
+            numbered_check(&mut out, i, c, &waiver);
         }
         line!(out);
     }
@@ -485,6 +471,17 @@ fn critical_issues(out: &mut String, report: &RunReport, all: &[Check<'_>]) {
 
 /// Escapes text for inline Markdown: every punctuation character that could start
 /// emphasis, code, links, HTML or a table cell is backslash-escaped; newlines become spaces.
+/// `N. **name** (SEVERITY)<suffix>` and the check's observations indented under it.
+fn numbered_check(out: &mut String, i: usize, c: &Check<'_>, suffix: &str) {
+    let marker = format!("{}. ", i + 1);
+    let (name, severity) = (md(c.name), severity_label(c.severity));
+    line!(out, "{marker}**{name}** ({severity}){suffix}");
+    let indent = " ".repeat(marker.len());
+    for obs in observation_lines(c) {
+        line!(out, "{indent}- {obs}");
+    }
+}
+
 pub(crate) fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {

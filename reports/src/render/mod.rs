@@ -441,11 +441,11 @@ pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
             },
         ),
         ("Gating policy", policy_sentence(report)),
+        ("Target", report.target.base_url.clone()),
         (
-            "Target",
+            "Profile",
             format!(
-                "{} (profile {}), version {}, database {}",
-                report.target.base_url,
+                "{}; target version {}; database {}",
                 report.target.name,
                 report.target.version.as_deref().unwrap_or("not reported"),
                 report.target.database.as_deref().unwrap_or("not reported")
@@ -644,11 +644,11 @@ pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<St
         )),
     }
     if s.waived > 0 {
+        let n = s.waived;
+        let verb = if n == 1 { "is" } else { "are" };
         sentences.push(format!(
-            "{} known failure{} {} waived and not counted against the verdict.",
-            s.waived,
-            plural(s.waived),
-            if s.waived == 1 { "is" } else { "are" }
+            "{n} known failure{} {verb} waived and not counted against the verdict.",
+            plural(n)
         ));
     }
     let expired = all.iter().filter(|c| c.expired_waiver().is_some()).count();
@@ -662,11 +662,11 @@ pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<St
         ));
     }
     if s.skipped > 0 {
+        let n = s.skipped;
+        let verb = if n == 1 { "was" } else { "were" };
         sentences.push(format!(
-            "{} check{} {} skipped and not counted in the success rate.",
-            s.skipped,
-            plural(s.skipped),
-            if s.skipped == 1 { "was" } else { "were" }
+            "{n} check{} {verb} skipped and not counted in the success rate.",
+            plural(n)
         ));
     }
     sentences.push(format!("Gating policy: {}.", policy_sentence(report)));

@@ -73,3 +73,16 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+impl Caller {
+    /// Opens a transaction scoped to this caller's tenant (row-level security set), with
+    /// its engagement resolved; 404 `engagement_not_found` for a foreign one.
+    pub(crate) async fn begin(
+        &self,
+        db: &crate::store::db::Db,
+        writes: bool,
+        role: crate::store::Role,
+    ) -> Result<(crate::store::sql::Tx, crate::store::Scope), ApiError> {
+        Ok(crate::store::begin_scoped(db, self.account, self.engagement, writes, role).await?)
+    }
+}

@@ -53,17 +53,7 @@ pub(crate) fn json_object(
     }
 }
 
-/// A name for a JSON value's type in messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::domain::json_kind as kind;
 
 /// Collects field errors while reading an object.
 pub(crate) struct Fields<'a> {

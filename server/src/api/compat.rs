@@ -10,7 +10,7 @@ use crate::domain::catalogue;
 use crate::domain::defects::Defect;
 use crate::domain::{Action, FlowStatus};
 use crate::store::flows::{self as store_flows, ListQuery};
-use crate::store::{self, Role};
+use crate::store::Role;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -284,8 +284,7 @@ pub(crate) async fn active(
 ) -> Result<Json<Vec<CompatActiveFlow>>, ApiError> {
     let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
     let role = if leaky { Role::Engine } else { Role::App };
-    let (mut tx, scope) =
-        store::begin_scoped(&state.db, caller.account, caller.engagement, false, role).await?;
+    let (mut tx, scope) = caller.begin(&state.db, false, role).await?;
     let q = ListQuery {
         statuses: Some(FlowStatus::ACTIVE.to_vec()),
         flow_type: Some("discovery"),

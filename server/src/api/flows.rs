@@ -10,7 +10,7 @@ use crate::domain::{Action, EventView, FlowStatus, FlowSummary, FlowView, SIMULA
 use crate::store::events;
 use crate::store::flows::{self as store_flows, CreateError, Created, ListQuery, NewFlow};
 use crate::store::transitions;
-use crate::store::{self, Role};
+use crate::store::Role;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -175,14 +175,7 @@ pub(crate) async fn create(
     key: Option<String>,
 ) -> Result<(FlowView, bool), ApiError> {
     for _ in 0..3 {
-        let (mut tx, scope) = store::begin_scoped(
-            &state.db,
-            caller.account,
-            caller.engagement,
-            true,
-            Role::App,
-        )
-        .await?;
+        let (mut tx, scope) = caller.begin(&state.db, true, Role::App).await?;
         let idempotency = key.as_ref().map(|k| {
             let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
             (k.clone(), hex::encode(hash))
@@ -300,14 +293,7 @@ pub(crate) async fn read_flow(
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let (mut tx, scope) = store::begin_scoped(
-        &state.db,
-        caller.account,
-        caller.engagement,
-        false,
-        Role::App,
-    )
-    .await?;
+    let (mut tx, scope) = caller.begin(&state.db, false, Role::App).await?;
     let flow = store_flows::load_flow(&mut tx, &scope, id, false)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -408,8 +394,7 @@ pub(crate) async fn list_flows(
     let q = parse_list_query(&pairs)?;
     let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
     let role = if leaky { Role::Engine } else { Role::App };
-    let (mut tx, scope) =
-        store::begin_scoped(&state.db, caller.account, caller.engagement, false, role).await?;
+    let (mut tx, scope) = caller.begin(&state.db, false, role).await?;
     let (items, more) = store_flows::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
     tx.commit().await?;
     let next_cursor = if more {
@@ -428,14 +413,7 @@ pub(crate) async fn apply(
     action: Action,
 ) -> Result<Option<FlowView>, ApiError> {
     let lenient = state.defects.is_on(Defect::IllegalTransitions);
-    let (mut tx, scope) = store::begin_scoped(
-        &state.db,
-        caller.account,
-        caller.engagement,
-        true,
-        Role::App,
-    )
-    .await?;
+    let (mut tx, scope) = caller.begin(&state.db, true, Role::App).await?;
     let done = transitions::transition(&mut tx, &scope, id, &action, lenient).await?;
     let flow = store_flows::load_flow(&mut tx, &scope, id, false).await?;
     tx.commit().await?;
@@ -470,57 +448,44 @@ pub(crate) async fn delete_flow(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Pauses a flow that is initialized, running or waiting for input.
-#[utoipa::path(post, path = "/api/v1/flows/{id}/pause", tag = "flows", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub(crate) async fn pause_flow(
-    State(state): State<AppState>,
-    caller: Caller,
-    FlowId(id): FlowId,
-) -> Result<Json<FlowView>, ApiError> {
-    apply_and_show(&state, &caller, id, Action::Pause).await
+/// A lifecycle action with no body: `POST /api/v1/flows/{id}/<action>` answers the flow
+/// after the transition, or 409 `illegal_transition` from the wrong status.
+macro_rules! lifecycle_handler {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $action:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(post, path = $path, tag = "flows", params(("id" = Uuid, Path)),
+            responses((status = 200, body = FlowView),
+                (status = 400, body = Problem, content_type = "application/problem+json"),
+                (status = 401, body = Problem, content_type = "application/problem+json"),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 409, body = Problem, content_type = "application/problem+json")),
+            security(("bearer" = [])))]
+        pub(crate) async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            FlowId(id): FlowId,
+        ) -> Result<Json<FlowView>, ApiError> {
+            apply_and_show(&state, &caller, id, $action).await
+        }
+    };
 }
 
-/// Resumes a paused flow where it was.
-#[utoipa::path(post, path = "/api/v1/flows/{id}/resume", tag = "flows", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub(crate) async fn resume_flow(
-    State(state): State<AppState>,
-    caller: Caller,
-    FlowId(id): FlowId,
-) -> Result<Json<FlowView>, ApiError> {
-    apply_and_show(&state, &caller, id, Action::Resume).await
-}
-
-/// Cancels a flow that has not finished.
-#[utoipa::path(post, path = "/api/v1/flows/{id}/cancel", tag = "flows", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub(crate) async fn cancel_flow(
-    State(state): State<AppState>,
-    caller: Caller,
-    FlowId(id): FlowId,
-) -> Result<Json<FlowView>, ApiError> {
-    apply_and_show(&state, &caller, id, Action::Cancel).await
-}
-
-/// Runs a failed flow again from its failed phase.
-#[utoipa::path(post, path = "/api/v1/flows/{id}/retry", tag = "flows", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub(crate) async fn retry_flow(
-    State(state): State<AppState>,
-    caller: Caller,
-    FlowId(id): FlowId,
-) -> Result<Json<FlowView>, ApiError> {
-    apply_and_show(&state, &caller, id, Action::Retry).await
-}
+lifecycle_handler!(
+    /// Pauses a flow that is initialized, running or waiting for input.
+    pause_flow, "/api/v1/flows/{id}/pause", Action::Pause
+);
+lifecycle_handler!(
+    /// Resumes a paused flow where it was.
+    resume_flow, "/api/v1/flows/{id}/resume", Action::Resume
+);
+lifecycle_handler!(
+    /// Cancels a flow that has not finished.
+    cancel_flow, "/api/v1/flows/{id}/cancel", Action::Cancel
+);
+lifecycle_handler!(
+    /// Runs a failed flow again from its failed phase.
+    retry_flow, "/api/v1/flows/{id}/retry", Action::Retry
+);
 
 /// Answers a phase that waits for a person: approve (the phase runs) or reject (the flow fails).
 #[utoipa::path(post, path = "/api/v1/flows/{id}/input", tag = "flows", params(("id" = Uuid, Path)),
@@ -555,14 +520,7 @@ pub(crate) async fn flow_events(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<Json<EventList>, ApiError> {
-    let (mut tx, scope) = store::begin_scoped(
-        &state.db,
-        caller.account,
-        caller.engagement,
-        false,
-        Role::App,
-    )
-    .await?;
+    let (mut tx, scope) = caller.begin(&state.db, false, Role::App).await?;
     let exists = tx
         .fetch_optional(
             "SELECT id FROM flows WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 \

@@ -17,3 +17,16 @@ pub use status::{Action, FlowStatus};
 /// "delay_ms": T}}`. The engine honours it only when started with simulated faults
 /// allowed; the API refuses such a create otherwise (422 `simulated_faults_disabled`).
 pub const SIMULATE_KEY: &str = "simulate";
+
+/// A name for a JSON value's type in messages ("a string", "an array").
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

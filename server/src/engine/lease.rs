@@ -332,6 +332,7 @@ pub(crate) async fn renew(
 }
 
 /// How a finished phase is recorded.
+#[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     Completed {
         output: Value,

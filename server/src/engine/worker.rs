@@ -213,7 +213,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
     // protects against double recording.
     let mut tries = 0;
     let committed = loop {
-        match lease::commit(&shared.db, &job, worker, clone_outcome(&outcome)).await {
+        match lease::commit(&shared.db, &job, worker, outcome.clone()).await {
             Ok(c) => break c,
             Err(e) if tries < 3 => {
                 tries += 1;
@@ -247,42 +247,6 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
         _ => {
             shared.metrics.phases_failed.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-fn clone_outcome(o: &Outcome) -> Outcome {
-    match o {
-        Outcome::Completed {
-            output,
-            duration_ms,
-            freeze_status,
-        } => Outcome::Completed {
-            output: output.clone(),
-            duration_ms: *duration_ms,
-            freeze_status: *freeze_status,
-        },
-        Outcome::Retry {
-            delay,
-            code,
-            message,
-            duration_ms,
-            max_attempts,
-        } => Outcome::Retry {
-            delay: *delay,
-            code: code.clone(),
-            message: message.clone(),
-            duration_ms: *duration_ms,
-            max_attempts: *max_attempts,
-        },
-        Outcome::Failed {
-            code,
-            message,
-            duration_ms,
-        } => Outcome::Failed {
-            code: code.clone(),
-            message: message.clone(),
-            duration_ms: *duration_ms,
-        },
     }
 }
 

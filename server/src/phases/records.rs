@@ -243,16 +243,7 @@ pub(crate) fn raw_records(initial_data: &Value) -> Result<Vec<Map<String, Value>
         .collect()
 }
 
-pub(crate) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::domain::json_kind as json_type;
 
 fn normalise_key(k: &str) -> String {
     k.trim().to_ascii_lowercase().replace(['-', ' '], "_")

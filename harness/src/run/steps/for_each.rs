@@ -40,21 +40,15 @@ impl Exec<'_> {
                 label.truncate(end);
                 label.push('…');
             }
-            let summary = children
-                .iter()
-                .find(|c| c.outcome != Outcome::Passed)
-                .and_then(|c| c.summary.clone());
-            r.children.push(StepResult {
-                name: format!("[{i}] {label}"),
-                kind: "for_each".into(),
+            let summary = first_unpassed_summary(&children);
+            r.children.push(group_result(
+                format!("[{i}] {label}"),
+                "for_each",
                 outcome,
-                duration_ms: started.elapsed().as_millis() as u64,
                 summary,
-                failure: None,
-                states_seen: Vec::new(),
-                exchanges: Vec::new(),
+                started,
                 children,
-            });
+            ));
         }
         r.outcome = combine(r.children.iter().map(|c| c.outcome));
         let failed = r

@@ -25,21 +25,15 @@ impl Exec<'_> {
                     .iter()
                     .filter_map(|n| copy_vars.get(n).map(|v| (n.clone(), v.clone())))
                     .collect();
-                let summary = children
-                    .iter()
-                    .find(|c| c.outcome != Outcome::Passed)
-                    .and_then(|c| c.summary.clone());
-                let res = StepResult {
-                    name: format!("copy {i}"),
-                    kind: "parallel".into(),
+                let summary = first_unpassed_summary(&children);
+                let res = group_result(
+                    format!("copy {i}"),
+                    "parallel",
                     outcome,
-                    duration_ms: started.elapsed().as_millis() as u64,
                     summary,
-                    failure: None,
-                    states_seen: Vec::new(),
-                    exchanges: Vec::new(),
+                    started,
                     children,
-                };
+                );
                 (res, caps)
             }
         });
