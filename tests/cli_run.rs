@@ -13,6 +13,21 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// `flowgate run SCENARIO --target PROFILE`: its exit code and standard error.
+fn run_scenario(scenario: &std::path::Path, profile: &std::path::Path) -> (Option<i32>, String) {
+    let out = flowgate()
+        .arg("run")
+        .arg(scenario)
+        .arg("--target")
+        .arg(profile)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 const PROFILE: &str = "name: stopped\nbase_url: http://127.0.0.1:1\nhealth_path: /health\nidentities:\n  anonymous: { headers: {} }\n";
 const SCENARIO: &str = "name: health\ncategory: health\nseverity: critical\nsteps:\n  - name: health\n    request: { method: GET, path: /health }\n    expect: { status: 200 }\n";
 
@@ -21,15 +36,8 @@ fn unreachable_target_exits_3_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let profile = write(dir.path(), "stopped.target.yaml", PROFILE);
     let scenario = write(dir.path(), "health.yaml", SCENARIO);
-    let out = flowgate()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--target")
-        .arg(&profile)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
+    let (code, stderr) = run_scenario(&scenario, &profile);
+    assert_eq!(code, Some(3), "stderr: {stderr}");
     assert!(
         stderr.contains("cannot reach http://127.0.0.1:1/health: connection refused"),
         "stderr: {stderr}"
@@ -46,15 +54,8 @@ fn malformed_scenario_exits_2_with_position() {
         "bad.yaml",
         &SCENARIO.replace("expect:", "expectt:"),
     );
-    let out = flowgate()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--target")
-        .arg(&profile)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let (code, stderr) = run_scenario(&scenario, &profile);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
     assert!(stderr.contains("bad.yaml:7:5: "), "stderr: {stderr}");
     assert!(
         stderr.contains("unknown field `expectt`"),
@@ -71,15 +72,8 @@ fn missing_environment_variable_exits_2() {
         &PROFILE.replace("http://127.0.0.1:1", "${env:FLOWGATE_TEST_SURELY_UNSET}"),
     );
     let scenario = write(dir.path(), "health.yaml", SCENARIO);
-    let out = flowgate()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--target")
-        .arg(&profile)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let (code, stderr) = run_scenario(&scenario, &profile);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
     assert!(
         stderr.contains(
             "p.target.yaml:2:11: environment variable `FLOWGATE_TEST_SURELY_UNSET` is not set"

@@ -36,14 +36,14 @@ pub fn parse_fail_on(value: &str) -> Result<GatingPolicy, ReportError> {
 }
 
 /// A parsed waivers file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Waivers {
     pub waivers: Vec<WaiverEntry>,
 }
 
 /// One waiver as written in the file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaiverEntry {
     /// Scenario id (`tenant_isolation/cross_tenant_matrix`) or name.
@@ -183,6 +183,12 @@ pub fn apply_waivers(report: &mut RunReport, waivers: &Waivers, today: NaiveDate
         }
     }
     warnings
+}
+
+/// The JSON Schema of waivers files (`flowgate schema waivers`), from the same types the
+/// parser uses.
+pub fn waivers_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Waivers)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ pub use diff::{
 };
 pub use error::ReportError;
 pub use gating::{
-    apply_waivers, load_waivers, parse_fail_on, parse_waivers, waive, waiver_for, WaiverEntry,
-    Waivers,
+    apply_waivers, load_waivers, parse_fail_on, parse_waivers, waive, waiver_for, waivers_schema,
+    WaiverEntry, Waivers,
 };
 pub use model::*;
 pub use output::{write_all, write_all_redacted, write_one_redacted, OutputFormat};

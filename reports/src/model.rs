@@ -354,12 +354,15 @@ impl SelfCheck {
         if self.defects.is_empty() {
             return 0.0;
         }
-        let caught = self
-            .defects
+        self.caught() as f64 / self.defects.len() as f64
+    }
+
+    /// Defects caught by at least one scenario.
+    pub fn caught(&self) -> usize {
+        self.defects
             .iter()
             .filter(|d| !d.caught_by.is_empty())
-            .count();
-        caught as f64 / self.defects.len() as f64
+            .count()
     }
 }
 

@@ -8,14 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn operations(ctx: Ctx) {
-    let h: Value = ctx
-        .anon(Method::GET, "/health")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = ctx.anon_json("/health").await;
     assert_eq!(h["status"], "ok");
     assert_eq!(h["service"], "flowgate-reference");
     assert_eq!(h["database"]["status"], "healthy");
@@ -29,27 +22,13 @@ async fn operations(ctx: Ctx) {
     assert_eq!(r["queue_depth"], 0);
     assert!(r["workers"]["healthy"].as_bool().unwrap());
 
-    let c: Value = ctx
-        .anon(Method::GET, "/api/v1/health")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c: Value = ctx.anon_json("/api/v1/health").await;
     assert_eq!(c["status"], "healthy");
     assert_eq!(c["database"]["status"], "healthy");
     assert!(c["version"].is_string());
 
     ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
-    let r: Value = ctx
-        .anon(Method::GET, "/ready")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = ctx.anon_json("/ready").await;
     assert_eq!(r["queue_depth"], 1, "a new flow is runnable");
 
     let text = ctx
@@ -73,14 +52,7 @@ async fn operations(ctx: Ctx) {
         "{text}"
     );
 
-    let doc: Value = ctx
-        .anon(Method::GET, "/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = ctx.anon_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/flows",
@@ -99,14 +71,7 @@ async fn operations(ctx: Ctx) {
 on_both_backends!(operations);
 
 async fn flow_types(ctx: Ctx) {
-    let v: Value = ctx
-        .req(Method::GET, "/api/v1/flow-types", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = ctx.get_json("/api/v1/flow-types", &ctx.a).await;
     let items = v["items"].as_array().unwrap();
     assert_eq!(items.len(), 8);
     assert_eq!(items[0]["flow_type"], "discovery");
@@ -156,24 +121,10 @@ async fn create_get_and_events(ctx: Ctx) {
         .iter()
         .all(|p| p["status"] == "pending" && p["attempts"] == 0));
 
-    let got: Value = ctx
-        .req(Method::GET, &location, &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = ctx.get_json(&location, &ctx.a).await;
     assert_eq!(got, f);
 
-    let ev: Value = ctx
-        .req(Method::GET, &format!("{location}/events"), &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ev: Value = ctx.get_json(&format!("{location}/events"), &ctx.a).await;
     assert_eq!(ev["items"].as_array().unwrap().len(), 1);
     assert_eq!(ev["items"][0]["seq"], 1);
     assert_eq!(ev["items"][0]["kind"], "created");
@@ -349,13 +300,8 @@ async fn transitions(ctx: Ctx) {
     }
 
     let ev: Value = ctx
-        .req(Method::GET, &format!("/api/v1/flows/{id}/events"), &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/flows/{id}/events"), &ctx.a)
+        .await;
     let seen: Vec<(i64, String, String)> = ev["items"]
         .as_array()
         .unwrap()
@@ -419,14 +365,7 @@ async fn soft_delete(ctx: Ctx) {
         .unwrap();
     expect_problem(res, 404, "not_found").await;
     expect_problem(post_action(&ctx, &id, "pause").await, 404, "not_found").await;
-    let list: Value = ctx
-        .req(Method::GET, "/api/v1/flows", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = ctx.get_json("/api/v1/flows", &ctx.a).await;
     assert_eq!(list["items"], json!([]));
 }
 on_both_backends!(soft_delete);
@@ -707,14 +646,7 @@ async fn idempotency(ctx: Ctx) {
         );
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let list: Value = ctx
-        .req(Method::GET, "/api/v1/flows", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = ctx.get_json("/api/v1/flows", &ctx.a).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
 on_both_backends!(idempotency);
@@ -745,17 +677,11 @@ async fn compatibility_layer(ctx: Ctx) {
     let id = v["flow_id"].as_str().unwrap().to_string();
 
     let s: Value = ctx
-        .req(
-            Method::GET,
+        .get_json(
             &format!("/api/v1/unified-discovery/flow/{id}/status"),
             &ctx.a,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(s["flow_id"], id);
     assert_eq!(s["flow_type"], "discovery");
     assert_eq!(s["flow_name"], "seed");
@@ -770,14 +696,7 @@ async fn compatibility_layer(ctx: Ctx) {
     );
     assert!(s["created_at"].is_string() && s["updated_at"].is_string());
 
-    let active: Value = ctx
-        .req(Method::GET, "/api/v1/discovery/flows/active", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = ctx.get_json("/api/v1/discovery/flows/active", &ctx.a).await;
     assert_eq!(active.as_array().unwrap().len(), 1);
     assert_eq!(active[0]["flow_id"], id);
     assert_eq!(active[0]["type"], "discovery");
@@ -788,31 +707,21 @@ async fn compatibility_layer(ctx: Ctx) {
     );
 
     let p: Value = ctx
-        .req(
+        .call_json(
             Method::POST,
             &format!("/api/v1/unified-discovery/flow/{id}/pause"),
             &ctx.a,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(p["success"], true);
     assert_eq!(p["status"], "paused");
     let r: Value = ctx
-        .req(
+        .call_json(
             Method::POST,
             &format!("/api/v1/unified-discovery/flow/{id}/resume"),
             &ctx.a,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r["status"], "initialized");
     let res = ctx
         .req(
@@ -845,14 +754,7 @@ async fn compatibility_layer(ctx: Ctx) {
         .await
         .unwrap();
     expect_problem(res, 404, "not_found").await;
-    let active: Value = ctx
-        .req(Method::GET, "/api/v1/discovery/flows/active", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = ctx.get_json("/api/v1/discovery/flows/active", &ctx.a).await;
     assert_eq!(active, json!([]));
 
     // An empty object is a valid request (raw_data is optional); wrong types are not.

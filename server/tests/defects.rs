@@ -21,14 +21,7 @@ async fn health_lists_the_named_defects() {
             .collect(),
     )
     .await;
-    let h: Value = ctx
-        .anon(Method::GET, "/health")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = ctx.anon_json("/health").await;
     assert_eq!(h["defects"], json!(["tenant-leak", "opaque-errors"]));
 }
 
@@ -65,23 +58,9 @@ async fn tenant_leak_sqlite() {
 
 async fn list_ignores_tenant(ctx: Ctx) {
     let id = ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
-    let list: Value = ctx
-        .req(Method::GET, "/api/v1/flows", &ctx.b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = ctx.get_json("/api/v1/flows", &ctx.b).await;
     assert_eq!(list["items"][0]["flow_id"], id);
-    let active: Value = ctx
-        .req(Method::GET, "/api/v1/discovery/flows/active", &ctx.b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = ctx.get_json("/api/v1/discovery/flows/active", &ctx.b).await;
     assert_eq!(active[0]["flow_id"], id);
     let res = ctx
         .req(Method::GET, &format!("/api/v1/flows/{id}"), &ctx.b)

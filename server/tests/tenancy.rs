@@ -85,52 +85,19 @@ async fn other_tenant_gets_404_everywhere(ctx: Ctx) {
     }
 
     // Lists never show another tenant's flows.
-    let list: Value = ctx
-        .req(Method::GET, "/api/v1/flows", &ctx.b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = ctx.get_json("/api/v1/flows", &ctx.b).await;
     assert_eq!(list["items"], json!([]));
-    let active: Value = ctx
-        .req(Method::GET, "/api/v1/discovery/flows/active", &ctx.b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = ctx.get_json("/api/v1/discovery/flows/active", &ctx.b).await;
     assert_eq!(active, json!([]));
 
     // Tenant A's flows are untouched by all of that.
-    let f: Value = ctx
-        .req(Method::GET, &format!("/api/v1/flows/{id}"), &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f: Value = ctx.get_json(&format!("/api/v1/flows/{id}"), &ctx.a).await;
     assert_eq!(f["status"], "initialized");
     let ev: Value = ctx
-        .req(Method::GET, &format!("/api/v1/flows/{id}/events"), &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/flows/{id}/events"), &ctx.a)
+        .await;
     assert_eq!(ev["items"].as_array().unwrap().len(), 1);
-    let list: Value = ctx
-        .req(Method::GET, "/api/v1/flows", &ctx.a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = ctx.get_json("/api/v1/flows", &ctx.a).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
 on_both_backends!(other_tenant_gets_404_everywhere);

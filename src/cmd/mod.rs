@@ -45,3 +45,22 @@ pub(crate) fn write_reports(
     }
     Ok(())
 }
+
+/// Where `validate` and `selfcheck` find the suite and its profile, and where the
+/// in-process reference server keeps its data.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReferenceArgs {
+    /// Run the reference server on this database instead of a temporary SQLite file:
+    /// `postgres://...` (a fresh database is created beside the named one and dropped at
+    /// the end; the user needs CREATEDB) or `sqlite://PATH` (used as it is).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The suite folder (default: `scenarios` in the current directory, else the one of
+    /// the flowgate source tree).
+    #[arg(long)]
+    pub suite: Option<std::path::PathBuf>,
+    /// The target profile (default: `reference.target.yaml`, or `seed.target.yaml`, in the
+    /// suite folder or the nearest folder above it).
+    #[arg(long)]
+    pub target: Option<std::path::PathBuf>,
+}

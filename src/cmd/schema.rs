@@ -1,4 +1,4 @@
-//! `flowgate schema [scenario|profile|library]`: the JSON Schema of the input files, generated
+//! `flowgate schema [scenario|profile|library|waivers]`: the JSON Schema of the input files, generated
 //! from the same model the parser uses.
 
 use crate::exit::{CliError, CmdResult, OK};
@@ -11,6 +11,8 @@ pub enum SchemaKind {
     Profile,
     /// Library files (`lib/*.yaml`).
     Library,
+    /// Waivers files (`--waivers FILE`).
+    Waivers,
 }
 
 #[derive(clap::Args)]
@@ -25,6 +27,7 @@ pub async fn run(args: SchemaArgs) -> CmdResult {
         SchemaKind::Scenario => flowgate_harness::scenario_schema(),
         SchemaKind::Profile => flowgate_harness::profile_schema(),
         SchemaKind::Library => flowgate_harness::library_schema(),
+        SchemaKind::Waivers => flowgate_reports::waivers_schema(),
     };
     let text = serde_json::to_string_pretty(&schema)
         .map_err(|e| CliError::infra(format!("cannot render the schema: {e}")))?;

@@ -14,18 +14,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct SelfcheckArgs {
-    /// The suite folder (default: `scenarios`, as for `validate`).
-    #[arg(long)]
-    suite: Option<PathBuf>,
-    /// The target profile (default: found beside the suite, as for `validate`).
-    #[arg(long)]
-    target: Option<PathBuf>,
+    #[command(flatten)]
+    reference: super::ReferenceArgs,
     /// Check only these defects (repeatable; default: every defect the server knows).
     #[arg(long = "defect")]
     defects: Vec<String>,
-    /// Run the reference server on this database (see `validate --database-url`).
-    #[arg(long)]
-    database_url: Option<String>,
     /// Write the baseline run's reports, with the defect matrix, into this folder.
     #[arg(long, default_value = "flowgate-out/selfcheck")]
     out: PathBuf,
@@ -53,8 +46,10 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
             .iter()
             .collect()
     };
-    let (suite_dir, profile_path, suite) =
-        read_reference_suite(args.suite.as_deref(), args.target.as_deref())?;
+    let (suite_dir, profile_path, suite) = read_reference_suite(
+        args.reference.suite.as_deref(),
+        args.reference.target.as_deref(),
+    )?;
 
     println!(
         "flowgate selfcheck: suite {} ({} scenarios), {} defects",
@@ -66,7 +61,7 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
     let ctx = CheckContext {
         suite: &suite,
         profile_path: &profile_path,
-        database_url: args.database_url.as_deref(),
+        database_url: args.reference.database_url.as_deref(),
         jobs: args.jobs,
         skip_tags: &args.skip_tags,
     };
@@ -109,11 +104,7 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         false_alarms,
     };
     let rate = selfcheck.detection_rate();
-    let caught = selfcheck
-        .defects
-        .iter()
-        .filter(|d| !d.caught_by.is_empty())
-        .count();
+    let caught = selfcheck.caught();
     println!(
         "detection rate: {:.1}% ({caught}/{} defects caught), false alarms: {}",
         rate * 100.0,

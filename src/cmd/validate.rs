@@ -28,19 +28,8 @@ pub struct ValidateArgs {
     /// Write the reports (report.md, junit.xml, report.json, report.html) into this folder.
     #[arg(long, default_value = "flowgate-out")]
     out: PathBuf,
-    /// Run the reference server on this database instead of a temporary SQLite file:
-    /// `postgres://...` (a fresh database is created beside the named one and dropped at
-    /// the end; the user needs CREATEDB) or `sqlite://PATH` (used as it is).
-    #[arg(long)]
-    database_url: Option<String>,
-    /// The suite folder (default: `scenarios` in the current directory, else the one of
-    /// the flowgate source tree).
-    #[arg(long)]
-    suite: Option<PathBuf>,
-    /// The target profile (default: `reference.target.yaml`, or `seed.target.yaml`, in the
-    /// suite folder or the nearest folder above it).
-    #[arg(long)]
-    target: Option<PathBuf>,
+    #[command(flatten)]
+    reference: super::ReferenceArgs,
     /// Start the reference server with this injected defect (repeatable), e.g.
     /// `--defect stuck-flows --defect tenant-leak --defect opaque-errors`.
     #[arg(long = "defect")]
@@ -58,8 +47,10 @@ pub async fn run(args: ValidateArgs) -> CmdResult {
     let policy =
         flowgate_reports::parse_fail_on(&args.select.fail_on).map_err(CliError::invalid)?;
     let defects = Defects::parse(&args.defects).map_err(CliError::invalid)?;
-    let (suite_dir, profile_path, suite) =
-        read_reference_suite(args.suite.as_deref(), args.target.as_deref())?;
+    let (suite_dir, profile_path, suite) = read_reference_suite(
+        args.reference.suite.as_deref(),
+        args.reference.target.as_deref(),
+    )?;
 
     println!(
         "flowgate validate: suite {} ({} scenarios), profile {}",
@@ -67,7 +58,7 @@ pub async fn run(args: ValidateArgs) -> CmdResult {
         suite.scenarios.len(),
         profile_path.display()
     );
-    let target = ReferenceTarget::start(args.database_url.as_deref(), defects).await?;
+    let target = ReferenceTarget::start(args.reference.database_url.as_deref(), defects).await?;
     println!(
         "reference server on {} ({}{})",
         target.base_url,

@@ -46,6 +46,14 @@ impl Sent {
     }
 }
 
+/// A step being run and the identity it acts as (its own `as:`, else the one it
+/// inherited).
+#[derive(Clone, Copy)]
+pub(crate) struct Turn<'a> {
+    pub(crate) step: &'a Step,
+    pub(crate) identity: Option<&'a str>,
+}
+
 impl<'a> Exec<'a> {
     pub(crate) async fn run_scenario(&self, s: &SuiteScenario, run_id: &str) -> ScenarioResult {
         let started = Instant::now();
@@ -179,13 +187,23 @@ impl<'a> Exec<'a> {
             }
             let identity = step.identity.as_deref().or(inherited);
             let started = Instant::now();
-            let mut r = match step.kind() {
-                StepKind::Request => self.request_step(step, vars, identity).await,
-                StepKind::Poll => self.poll_step(step, vars, identity).await,
-                StepKind::Parallel => self.parallel_step(step, vars, identity).await,
-                StepKind::ForEach => self.for_each_step(step, vars, identity).await,
-                StepKind::Use => self.use_step(step, vars, identity).await,
-                StepKind::Matrix => self.matrix_step(step, vars).await,
+            // The same precedence as `Step::kind` (the suite reader rejects a step with
+            // two kinds); each kind's function gets its own part of the step.
+            let turn = Turn { step, identity };
+            let mut r = if step.request.is_some() {
+                self.request_step(step, vars, identity).await
+            } else if let Some(poll) = &step.poll {
+                self.poll_step(turn, poll, vars).await
+            } else if let Some(par) = &step.parallel {
+                self.parallel_step(turn, par, vars).await
+            } else if let Some(fe) = &step.for_each {
+                self.for_each_step(turn, fe, vars).await
+            } else if let Some(name) = &step.use_template {
+                self.use_step(turn, name, vars).await
+            } else if let Some(m) = &step.matrix {
+                self.matrix_step(step, m, vars).await
+            } else {
+                self.request_step(step, vars, identity).await
             };
             r.duration_ms = started.elapsed().as_millis() as u64;
             r

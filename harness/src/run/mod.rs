@@ -17,13 +17,16 @@ pub use mask::mask_scenario;
 pub use poll::{PollMachine, PollStep, PollTracker};
 pub use probe::probe_target;
 
-use exec::Exec;
+use exec::{Exec, Turn};
 use probe::{probe_with, unprobed_target};
 use result::*;
 
 use crate::interp::{value_text, Masker, Vars};
 use crate::profile::Profile;
-use crate::spec::model::{CaptureSpec, Expect, MatrixRequest, Poll, RequestSpec, Step, StepKind};
+use crate::spec::model::{
+    CaptureSpec, Expect, ForEach, Matrix, MatrixRequest, Parallel, Poll, RequestSpec, Step,
+    StepKind,
+};
 use crate::suite::{captures_of, Suite, SuiteScenario};
 use assert::{check_expect, query_json, Mismatch, ResponseData};
 use chrono::Utc;

@@ -713,11 +713,7 @@ fn selfcheck(out: &mut String, report: &RunReport) {
         out,
         "<h2 id=\"selfcheck\">Suite strength (defect injection)</h2>"
     );
-    let caught = sc
-        .defects
-        .iter()
-        .filter(|d| !d.caught_by.is_empty())
-        .count();
+    let caught = sc.caught();
     line!(
         out,
         "<p><strong>Detection rate: {:.1}%</strong> ({caught}/{} defects caught by at least one scenario)</p>",
@@ -788,6 +784,17 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
+/// `<table><thead>…</thead><tbody>` with these column headings (plain text).
+fn open_table(out: &mut String, headings: &[&str]) {
+    line!(out, "<table>");
+    let cells: String = headings
+        .iter()
+        .map(|h| format!("<th>{}</th>", esc(h)))
+        .collect();
+    line!(out, "<thead><tr>{cells}</tr></thead>");
+    line!(out, "<tbody>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,15 +816,4 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
         );
     }
-}
-
-/// `<table><thead>…</thead><tbody>` with these column headings (plain text).
-fn open_table(out: &mut String, headings: &[&str]) {
-    line!(out, "<table>");
-    let cells: String = headings
-        .iter()
-        .map(|h| format!("<th>{}</th>", esc(h)))
-        .collect();
-    line!(out, "<thead><tr>{cells}</tr></thead>");
-    line!(out, "<tbody>");
 }

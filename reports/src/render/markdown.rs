@@ -66,11 +66,7 @@ pub fn render_markdown(report: &RunReport) -> String {
     line!(out, "## Test Results Summary");
     line!(out);
     let passed = checks_with(&all, Outcome::Passed);
-    line!(out, "### ✅ PASSED Tests ({}/{ran})", passed.len());
-    line!(out);
-    if passed.is_empty() {
-        line!(out, "None.");
-    }
+    outcome_heading(&mut out, "✅ PASSED", passed.len(), ran);
     for (i, c) in passed.iter().enumerate() {
         line!(
             out,
@@ -83,11 +79,7 @@ pub fn render_markdown(report: &RunReport) -> String {
     }
     line!(out);
     let failed = checks_with(&all, Outcome::Failed);
-    line!(out, "### ❌ FAILED Tests ({}/{ran})", failed.len());
-    line!(out);
-    if failed.is_empty() {
-        line!(out, "None.");
-    }
+    outcome_heading(&mut out, "❌ FAILED", failed.len(), ran);
     for (i, c) in failed.iter().enumerate() {
         let marker = format!("{}. ", i + 1);
         line!(
@@ -194,11 +186,7 @@ pub fn render_markdown(report: &RunReport) -> String {
             );
         }
         line!(out);
-        let caught = sc
-            .defects
-            .iter()
-            .filter(|d| !d.caught_by.is_empty())
-            .count();
+        let caught = sc.caught();
         line!(
             out,
             "**Detection rate**: {:.1}% ({caught}/{} defects caught)",
@@ -471,6 +459,15 @@ fn critical_issues(out: &mut String, report: &RunReport, all: &[Check<'_>]) {
 
 /// Escapes text for inline Markdown: every punctuation character that could start
 /// emphasis, code, links, HTML or a table cell is backslash-escaped; newlines become spaces.
+/// `### ✅ PASSED Tests (n/ran)`, and "None." under it when n is 0.
+fn outcome_heading(out: &mut String, title: &str, n: usize, ran: usize) {
+    line!(out, "### {title} Tests ({n}/{ran})");
+    line!(out);
+    if n == 0 {
+        line!(out, "None.");
+    }
+}
+
 /// `N. **name** (SEVERITY)<suffix>` and the check's observations indented under it.
 fn numbered_check(out: &mut String, i: usize, c: &Check<'_>, suffix: &str) {
     let marker = format!("{}. ", i + 1);

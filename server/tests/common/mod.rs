@@ -82,6 +82,33 @@ impl Ctx {
     }
 
     /// Creates a discovery flow as `who`; returns its id.
+    /// `method path` (no body) as `who`, the answer's body as JSON.
+    pub async fn call_json(&self, method: Method, path: &str, who: &TenantCredentials) -> Value {
+        let res = self.req(method.clone(), path, who).send().await;
+        res.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON: {e}"))
+    }
+
+    /// `GET path` as `who`, its body as JSON.
+    pub async fn get_json(&self, path: &str, who: &TenantCredentials) -> Value {
+        let res = self.req(Method::GET, path, who).send().await;
+        res.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
+    /// `GET path` with no credentials, its body as JSON.
+    pub async fn anon_json(&self, path: &str) -> Value {
+        let res = self.anon(Method::GET, path).send().await;
+        res.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
     pub async fn create(&self, who: &TenantCredentials, body: Value) -> String {
         let res = self
             .req(Method::POST, "/api/v1/flows", who)

@@ -5,12 +5,12 @@ use crate::run::*;
 impl Exec<'_> {
     pub(crate) async fn for_each_step(
         &self,
-        step: &Step,
+        turn: Turn<'_>,
+        fe: &ForEach,
         vars: &mut Vars,
-        identity: Option<&str>,
     ) -> StepResult {
+        let Turn { step, identity } = turn;
         let mut r = self.new_result(step, StepKind::ForEach);
-        let Some(fe) = &step.for_each else { return r };
         let var = fe.var.clone().unwrap_or_else(|| "item".into());
         let items = fe.items.clone().unwrap_or_default();
         for (i, item) in items.iter().enumerate() {

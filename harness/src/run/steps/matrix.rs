@@ -29,9 +29,8 @@ impl Exec<'_> {
         (r, resp)
     }
 
-    pub(crate) async fn matrix_step(&self, step: &Step, vars: &mut Vars) -> StepResult {
+    pub(crate) async fn matrix_step(&self, step: &Step, m: &Matrix, vars: &mut Vars) -> StepResult {
         let mut r = self.new_result(step, StepKind::Matrix);
-        let Some(m) = &step.matrix else { return r };
         let mut cells = 0usize;
         let mut leaks = 0usize;
         for owner in &m.owners {

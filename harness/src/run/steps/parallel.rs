@@ -5,12 +5,12 @@ use crate::run::*;
 impl Exec<'_> {
     pub(crate) async fn parallel_step(
         &self,
-        step: &Step,
+        turn: Turn<'_>,
+        par: &Parallel,
         vars: &mut Vars,
-        identity: Option<&str>,
     ) -> StepResult {
+        let Turn { step, identity } = turn;
         let mut r = self.new_result(step, StepKind::Parallel);
-        let Some(par) = &step.parallel else { return r };
         let captured = captures_of(&par.steps, self.suite);
         let copies = (0..par.copies).map(|i| {
             let mut copy_vars = vars.clone();

@@ -6,12 +6,12 @@ use crate::run::*;
 impl Exec<'_> {
     pub(crate) async fn poll_step(
         &self,
-        step: &Step,
+        turn: Turn<'_>,
+        poll: &Poll,
         vars: &mut Vars,
-        identity: Option<&str>,
     ) -> StepResult {
+        let Turn { step, identity } = turn;
         let mut r = self.new_result(step, StepKind::Poll);
-        let Some(poll) = &step.poll else { return r };
         let interval = poll
             .interval
             .map(|d| d.0)

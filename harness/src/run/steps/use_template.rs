@@ -3,16 +3,9 @@
 use crate::run::*;
 
 impl Exec<'_> {
-    pub(crate) async fn use_step(
-        &self,
-        step: &Step,
-        vars: &mut Vars,
-        identity: Option<&str>,
-    ) -> StepResult {
+    pub(crate) async fn use_step(&self, turn: Turn<'_>, name: &str, vars: &mut Vars) -> StepResult {
+        let Turn { step, identity } = turn;
         let mut r = self.new_result(step, StepKind::Use);
-        let Some(name) = &step.use_template else {
-            return r;
-        };
         let Some(t) = self.suite.template(name) else {
             r.outcome = Outcome::Error;
             r.failure = Some(simple_failure(&format!("unknown template `{name}`")));
