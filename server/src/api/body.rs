@@ -44,6 +44,12 @@ pub(crate) fn json_object(
     }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    if let Some(at) = find_nul(&value, String::new()) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            at,
+            "must not contain the NUL character (U+0000)",
+        )]));
+    }
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ApiError::validation(vec![FieldError::new(
@@ -54,6 +60,39 @@ pub(crate) fn json_object(
 }
 
 pub(crate) use crate::domain::json_kind as kind;
+
+/// The path (`configuration.a[2]`, or `(body)`) of the first member name or string that
+/// contains U+0000. Valid JSON, but no database text type stores it (PostgreSQL refuses
+/// it in `text` and `jsonb`), so it is refused as input rather than failing as a 500.
+fn find_nul(v: &Value, at: String) -> Option<String> {
+    let here = || {
+        if at.is_empty() {
+            "(body)".to_string()
+        } else {
+            at.clone()
+        }
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(here()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_nul(x, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                find_nul(x, path)
+            }
+        }),
+        _ => None,
+    }
+}
 
 /// Collects field errors while reading an object.
 pub(crate) struct Fields<'a> {

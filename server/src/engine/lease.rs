@@ -610,11 +610,9 @@ fn opt_ts_any(r: &Row, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> 
     }
 }
 
-/// Gauges for `/ready` and `/metrics`: runnable flows waiting for a worker, and flows by
-/// status.
+/// Gauges for `/ready` and `/metrics`: runnable flows waiting for a worker.
 pub(crate) struct Gauges {
     pub queue_depth: i64,
-    pub by_status: Vec<(String, i64)>,
 }
 
 pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
@@ -640,21 +638,8 @@ pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
         Some(r) => r.int("n")?,
         None => 0,
     };
-    let mut by_status = Vec::new();
-    for r in tx
-        .fetch_all(
-            "SELECT status, COUNT(*) AS n FROM flows GROUP BY status ORDER BY status",
-            &[],
-        )
-        .await?
-    {
-        by_status.push((r.text("status")?, r.int("n")?));
-    }
     tx.commit().await?;
-    Ok(Gauges {
-        queue_depth,
-        by_status,
-    })
+    Ok(Gauges { queue_depth })
 }
 
 /// Upserts this worker's heartbeat row.

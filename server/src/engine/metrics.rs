@@ -16,8 +16,6 @@ pub(crate) struct EngineMetrics {
     pub claims: AtomicU64,
     /// phase name → (count, sum of seconds).
     durations: Mutex<BTreeMap<String, (u64, f64)>>,
-    /// Flows by status from the monitor's last look.
-    by_status: Mutex<Vec<(String, i64)>>,
 }
 
 impl EngineMetrics {
@@ -26,12 +24,6 @@ impl EngineMetrics {
             let e = d.entry(phase.to_string()).or_insert((0, 0.0));
             e.0 += 1;
             e.1 += ms.max(0) as f64 / 1000.0;
-        }
-    }
-
-    pub(crate) fn set_by_status(&self, v: Vec<(String, i64)>) {
-        if let Ok(mut s) = self.by_status.lock() {
-            *s = v;
         }
     }
 
@@ -82,15 +74,8 @@ impl EngineMetrics {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP flowgate_flows Flows by status (all tenants).\n# TYPE flowgate_flows gauge"
-        );
-        if let Ok(s) = self.by_status.lock() {
-            for (status, n) in s.iter() {
-                let _ = writeln!(out, "flowgate_flows{{status=\"{status}\"}} {n}");
-            }
-        }
+        // `flowgate_flows` (flows by status) is written by `/metrics` itself, from the
+        // database: one family, written once (strict parsers reject a repeated family).
         let _ = writeln!(
             out,
             "# HELP flowgate_engine_queue_depth Runnable flows not yet claimed.\n# TYPE flowgate_engine_queue_depth gauge\nflowgate_engine_queue_depth {}",

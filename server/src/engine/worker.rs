@@ -291,10 +291,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>) {
                 .store(shared.since_start_ms().max(1), Ordering::Relaxed);
         }
         match lease::gauges(&shared.db).await {
-            Ok(g) => {
-                shared.queue_depth.store(g.queue_depth, Ordering::Relaxed);
-                shared.metrics.set_by_status(g.by_status);
-            }
+            Ok(g) => shared.queue_depth.store(g.queue_depth, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "engine: reading gauges failed"),
         }
         rounds += 1;

@@ -35,6 +35,15 @@ impl Ctx {
         Self::start(config, None).await
     }
 
+    /// As [`Ctx::pg`], with two engine workers running.
+    pub async fn pg_with_engine(pool: PgPool) -> Ctx {
+        let config = ServerConfig {
+            workers: 2,
+            ..ServerConfig::with_pg_pool(pool)
+        };
+        Self::start(config, None).await
+    }
+
     pub async fn sqlite() -> Ctx {
         Self::sqlite_with(Defects::none()).await
     }

@@ -1,0 +1,238 @@
+//! Bad input and faults answered as the contract says (problem+json, never a 500), found
+//! by an adversarial pass and kept fixed here: NUL characters, a lost database
+//! connection, and a `/metrics` text a strict Prometheus parser accepts.
+
+mod common;
+
+use common::{expect_problem, Ctx};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A JSON body as raw text, so that `\u0000` escapes reach the server as written.
+async fn post_raw(ctx: &Ctx, path: &str, body: &str) -> reqwest::Response {
+    ctx.req(Method::POST, path, &ctx.a)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
+
+async fn nul_characters_are_refused_not_a_500(ctx: Ctx) {
+    let cases = [
+        (
+            "/api/v1/flows",
+            r#"{"flow_type":"discovery","flow_name":"a\u0000b"}"#,
+            "flow_name",
+        ),
+        (
+            "/api/v1/flows",
+            r#"{"flow_type":"discovery","configuration":{"mode":"x\u0000"}}"#,
+            "configuration.mode",
+        ),
+        (
+            "/api/v1/flows",
+            r#"{"flow_type":"discovery","initial_data":{"raw_data":[{"name":"ok"},{"n\u0000":"v"}]}}"#,
+            "initial_data.raw_data[1].n\u{0}",
+        ),
+        (
+            "/api/v1/unified-discovery/flow/initialize",
+            r#"{"raw_data":[{"application_name":"erp\u0000"}]}"#,
+            "raw_data[0].application_name",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let res = post_raw(&ctx, path, body).await;
+        let problem = expect_problem(res, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    // A comment given to a phase that waits for a person: the same rule.
+    let id = ctx.create(&ctx.a, json!({"flow_type": "execution"})).await;
+    let res = post_raw(
+        &ctx,
+        &format!("/api/v1/flows/{id}/input"),
+        r#"{"approved":false,"comment":"no\u0000"}"#,
+    )
+    .await;
+    expect_problem(res, 422, "validation_failed").await;
+    // Nothing was stored by the refused creates.
+    let list = ctx.get_json("/api/v1/flows", &ctx.a).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+}
+on_both_backends!(nul_characters_are_refused_not_a_500);
+
+/// Every family's `# HELP` and `# TYPE` once, its samples together and after them, and
+/// every sample line `name{labels} value` with a number: what strict parsers require.
+fn check_prometheus_text(text: &str) -> Result<BTreeMap<String, usize>, String> {
+    let mut typed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut helped: BTreeMap<String, usize> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut finished: Vec<String> = Vec::new();
+    let mut samples: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = n + 1;
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            *helped.entry(name).or_default() += 1;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let name = parts.next().unwrap_or_default().to_string();
+            let kind = parts.next().unwrap_or_default();
+            if !["counter", "gauge", "summary", "histogram", "untyped"].contains(&kind) {
+                return Err(format!("line {at}: unknown type `{kind}`"));
+            }
+            *typed.entry(name.clone()).or_default() += 1;
+            if let Some(prev) = current.replace(name) {
+                finished.push(prev);
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| format!("line {at}: no value: {line}"))?;
+        value
+            .parse::<f64>()
+            .map_err(|_| format!("line {at}: `{value}` is not a number"))?;
+        let name = series.split('{').next().unwrap_or_default();
+        let family = current
+            .clone()
+            .ok_or_else(|| format!("line {at}: sample before any # TYPE"))?;
+        let belongs = name == family
+            || ["_sum", "_count", "_bucket", "_total"]
+                .iter()
+                .any(|s| name.strip_suffix(s) == Some(family.as_str()));
+        if !belongs || finished.contains(&family) {
+            return Err(format!("line {at}: `{name}` outside its family `{family}`"));
+        }
+        *samples.entry(family).or_default() += 1;
+    }
+    for (name, n) in typed.iter().chain(helped.iter()) {
+        if *n > 1 {
+            return Err(format!("family `{name}` is described {n} times"));
+        }
+    }
+    Ok(samples)
+}
+
+#[test]
+fn the_metrics_checker_rejects_a_repeated_family() {
+    let twice = "# HELP a x\n# TYPE a gauge\na 1\n# HELP a x\n# TYPE a gauge\na{s=\"b\"} 2\n";
+    assert!(check_prometheus_text(twice).is_err());
+    let stray = "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n";
+    assert!(check_prometheus_text(stray).is_err());
+    let fine = "# HELP a x\n# TYPE a counter\na_total 1\n# TYPE b summary\nb_sum 1\nb_count 2\n";
+    assert!(check_prometheus_text(fine).is_ok());
+}
+
+#[sqlx::test(migrations = false)]
+async fn metrics_are_strict_prometheus_text_with_the_engine_running(pool: sqlx::PgPool) {
+    let ctx = Ctx::pg_with_engine(pool).await;
+    ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
+    // Let the engine's monitor publish its gauges at least once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let res = ctx.anon(Method::GET, "/metrics").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap_or_default();
+    let families = check_prometheus_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(families.contains_key("flowgate_flows"), "{families:?}");
+    assert!(
+        families.contains_key("flowgate_engine_queue_depth"),
+        "{families:?}"
+    );
+}
+
+/// Kills every connection the server holds, repeatedly and while requests are in flight
+/// (as an administrator would, or a database restart): requests answer 503 problem+json
+/// while the pool reconnects — never a 500 — and the server recovers on its own.
+#[sqlx::test(migrations = false)]
+async fn a_lost_database_connection_is_503_then_recovers(pool: sqlx::PgPool) {
+    let admin = pool.clone();
+    let ctx = std::sync::Arc::new(Ctx::pg(pool).await);
+    let id = ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
+    let path = format!("/api/v1/flows/{id}");
+    assert_eq!(ctx.get_json(&path, &ctx.a).await["flow_id"], id);
+
+    // Readers and writers in flight, bounded in count and time.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut clients = Vec::new();
+    for n in 0..6 {
+        let ctx = ctx.clone();
+        let path = path.clone();
+        clients.push(tokio::spawn(async move {
+            let mut seen: Vec<(u16, Value)> = Vec::new();
+            for _ in 0..400 {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let res = if n % 2 == 0 {
+                    ctx.req(Method::GET, &path, &ctx.a).send().await
+                } else {
+                    ctx.req(Method::POST, "/api/v1/flows", &ctx.a)
+                        .json(&json!({"flow_type": "planning"}))
+                        .send()
+                        .await
+                };
+                let Ok(res) = res else { continue };
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap_or_default();
+                seen.push((status, body));
+            }
+            seen
+        }));
+    }
+    let mut killed = 0i64;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        killed += sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap_or(0);
+    }
+    assert!(killed >= 1, "the server held no connection to kill");
+    let mut unavailable = 0;
+    for c in clients {
+        for (status, body) in c.await.unwrap_or_default() {
+            match status {
+                200 | 201 => {}
+                503 => {
+                    assert_eq!(body["code"], "service_unavailable", "{body}");
+                    unavailable += 1;
+                }
+                other => panic!("status {other} while the database connections died: {body}"),
+            }
+        }
+    }
+
+    // And it recovers by itself.
+    let started = Instant::now();
+    loop {
+        let res = ctx.req(Method::GET, &path, &ctx.a).send().await.unwrap();
+        if res.status() == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no recovery within 15 s (last status {})",
+            res.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("{killed} backends terminated, {unavailable} requests answered 503");
+}
