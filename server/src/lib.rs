@@ -57,6 +57,15 @@ pub struct ServerConfig {
     pub retry_policy: Option<RetryPolicy>,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// A connection must deliver a request's whole header within this long (also the
+    /// longest an idle keep-alive connection is kept); else it is closed.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive within this long; else 408 `request_timeout`.
+    pub body_read_timeout: Duration,
+    /// Largest request target (path and query) in bytes; longer is 414 `uri_too_long`.
+    pub max_uri_bytes: usize,
+    /// Largest sum of header names and values in bytes; larger is 431.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +82,10 @@ impl Default for ServerConfig {
             lease_duration: Duration::from_secs(30),
             retry_policy: None,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
         }
     }
 }
@@ -166,20 +179,76 @@ impl App {
         &self.state.db
     }
 
-    /// Serves on `listener` until `shutdown` completes, then drains in-flight requests and
-    /// stops the engine.
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight requests
+    /// (for at most the request timeout) and stops the engine.
+    ///
+    /// The accept loop is hyper-util's rather than `axum::serve`'s because it needs a
+    /// timer: without one, a connection that sends half a header, or nothing, stays open
+    /// forever. hyper's own header limits are set above ours (`api::limits`), so an
+    /// oversized request gets our problem+json 431/414 rather than a bare status line.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
         let router = self.router();
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let config = self.state.config.clone();
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .max_buf_size((config.max_header_bytes + config.max_uri_bytes).max(8192) * 2)
+            .max_headers(api::error::MAX_HEADER_COUNT * 2);
+        builder.http2().timer(TokioTimer::new());
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait, do not spin.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    let first_byte = config.header_read_timeout;
+                    tokio::spawn(async move {
+                        // hyper's header timer starts at the first byte: a connection
+                        // that sends nothing at all is closed here.
+                        let mut probe = [0u8; 1];
+                        match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
+                            Ok(Ok(n)) if n > 0 => {}
+                            _ => return,
+                        }
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        if let Err(e) = watcher.watch(connection).await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        if tokio::time::timeout(config.request_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the drain timeout; closing them");
+        }
         self.shutdown.cancel();
         self.state.engine.shutdown().await;
-        result.map_err(ServerError::Io)
+        Ok(())
     }
 }
 

@@ -236,3 +236,122 @@ async fn a_lost_database_connection_is_503_then_recovers(pool: sqlx::PgPool) {
     }
     eprintln!("{killed} backends terminated, {unavailable} requests answered 503");
 }
+
+/// Reads what the server sends until it closes the connection (or `within` passes).
+/// Returns the bytes, and whether the connection was closed.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (got, false),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let ctx = Ctx::sqlite_tuned(|c| c.header_read_timeout = Duration::from_secs(1)).await;
+    let addr = ctx.server.addr;
+    // 200 connections: half send half a header and stall, half send nothing at all.
+    let mut slow = Vec::new();
+    for i in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        slow.push(s);
+    }
+    // A normal client keeps being served meanwhile.
+    for _ in 0..10 {
+        let h = ctx.anon_json("/health").await;
+        assert_eq!(h["status"], "ok");
+    }
+    let started = Instant::now();
+    let reads = slow
+        .iter_mut()
+        .map(|s| read_until_closed(s, Duration::from_secs(5)));
+    let results = futures::future::join_all(reads).await;
+    let open: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, was_closed))| !*was_closed)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(open.is_empty(), "slow connections still open: {open:?}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(ctx.anon_json("/health").await["status"], "ok");
+
+    // A keep-alive connection that has been served and then goes quiet is closed too.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (got, was_closed) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    assert!(was_closed, "an idle keep-alive connection stayed open");
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_408_not_a_server_fault() {
+    use tokio::io::AsyncWriteExt;
+    let ctx = Ctx::sqlite_tuned(|c| c.body_read_timeout = Duration::from_millis(500)).await;
+    for head in [
+        // Content-Length larger than what is sent.
+        "POST /api/v1/flows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n",
+        // Chunked, without the last chunk.
+        "POST /api/v1/flows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let mut s = tokio::net::TcpStream::connect(ctx.server.addr).await.unwrap();
+        let request = format!(
+            "{head}Authorization: Bearer {}\r\n\r\n{}",
+            ctx.a.api_key,
+            if head.contains("chunked") { "5\r\n{\"flo\r\n" } else { "{\"flow_type\"" }
+        );
+        s.write_all(request.as_bytes()).await.unwrap();
+        let (got, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("application/problem+json"), "{text}");
+        assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_headers_and_uris_are_problem_json() {
+    let ctx = Ctx::sqlite().await;
+    let long_uri = format!("/api/v1/flows?status={}", "r".repeat(9 * 1024));
+    let res = ctx
+        .req(Method::GET, &long_uri, &ctx.a)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 414, "uri_too_long").await;
+    let res = ctx
+        .req(Method::GET, "/api/v1/flows", &ctx.a)
+        .header("x-big", "b".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 431, "request_header_fields_too_large").await;
+    let mut many = ctx.req(Method::GET, "/api/v1/flows", &ctx.a);
+    for i in 0..150 {
+        many = many.header(format!("x-h{i}"), "v");
+    }
+    expect_problem(
+        many.send().await.unwrap(),
+        431,
+        "request_header_fields_too_large",
+    )
+    .await;
+}

@@ -29,6 +29,13 @@ pub struct ServeArgs {
     /// process's flows are taken over after at most this long.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub lease_ms: u64,
+    /// A connection must send a request's whole header within this long (also how long
+    /// an idle keep-alive connection, or one that sends nothing, is kept).
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+    /// A request body that stops arriving for this long is answered 408.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration)]
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -76,6 +83,8 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         allow_simulated_faults: args.allow_simulated_faults,
         workers: args.workers,
         lease_duration: std::time::Duration::from_millis(args.lease_ms),
+        header_read_timeout: args.header_read_timeout,
+        body_read_timeout: args.body_read_timeout,
         ..ServerConfig::default()
     };
     let app = flowgate_server::build(config)

@@ -217,43 +217,13 @@ pub fn check_operators(
             return Err(mismatch(subject, "exists", want.to_string(), actual));
         }
     }
-    let only_exists = ops.exists.is_some()
-        && ops.equals.is_none()
-        && ops.not_equals.is_none()
-        && ops.one_of.is_none()
-        && ops.not_one_of.is_none()
-        && ops.contains.is_none()
-        && ops.not_contains.is_none()
-        && ops.matches.is_none()
-        && ops.json_type.is_none()
-        && ops.length.is_none()
-        && ops.min_length.is_none()
-        && ops.max_length.is_none()
-        && ops.gt.is_none()
-        && ops.gte.is_none()
-        && ops.lt.is_none()
-        && ops.lte.is_none()
-        && ops.not_empty.is_none();
+    let only_exists = ops.exists.is_some() && !has_positive_check(ops) && !has_negative_check(ops);
     if only_exists {
         return Ok(());
     }
     let Some(v) = actual else {
         // Absent: only negative checks can hold.
-        let negative_only =
-            (ops.not_equals.is_some() || ops.not_one_of.is_some() || ops.not_contains.is_some())
-                && ops.equals.is_none()
-                && ops.one_of.is_none()
-                && ops.contains.is_none()
-                && ops.matches.is_none()
-                && ops.json_type.is_none()
-                && ops.length.is_none()
-                && ops.min_length.is_none()
-                && ops.max_length.is_none()
-                && ops.gt.is_none()
-                && ops.gte.is_none()
-                && ops.lt.is_none()
-                && ops.lte.is_none()
-                && ops.not_empty.is_none();
+        let negative_only = has_negative_check(ops) && !has_positive_check(ops);
         if negative_only {
             return Ok(());
         }
@@ -539,6 +509,28 @@ pub fn check_expect(expect: &Expect, resp: &ResponseData, vars: &Vars) -> Result
 /// Whether a condition block (`until`, `fail_fast`) holds for a response.
 pub fn condition_holds(cond: &Expect, resp: &ResponseData, vars: &Vars) -> bool {
     check_expect(cond, resp, vars).is_ok()
+}
+
+/// An operator that needs a value to hold (an absent value fails it).
+fn has_positive_check(ops: &Operators) -> bool {
+    ops.equals.is_some()
+        || ops.one_of.is_some()
+        || ops.contains.is_some()
+        || ops.matches.is_some()
+        || ops.json_type.is_some()
+        || ops.length.is_some()
+        || ops.min_length.is_some()
+        || ops.max_length.is_some()
+        || ops.gt.is_some()
+        || ops.gte.is_some()
+        || ops.lt.is_some()
+        || ops.lte.is_some()
+        || ops.not_empty.is_some()
+}
+
+/// An operator that an absent value satisfies.
+fn has_negative_check(ops: &Operators) -> bool {
+    ops.not_equals.is_some() || ops.not_one_of.is_some() || ops.not_contains.is_some()
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ pub(crate) fn json_object(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return Err(ApiError::payload_too_large(limit))
         }
+        Err(rejection) if stalled(&rejection) => return Err(ApiError::request_timeout()),
         Err(rejection) => return Err(ApiError::malformed_json(rejection.body_text())),
     };
     if !is_json_content_type(headers) {
@@ -60,6 +61,19 @@ pub(crate) fn json_object(
 }
 
 pub(crate) use crate::domain::json_kind as kind;
+
+/// True when the body stopped arriving (the body-read timeout of `api::router` fired):
+/// the client's fault, 408, never a server error.
+fn stalled(rejection: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
 
 /// The path (`configuration.a[2]`, or `(body)`) of the first member name or string that
 /// contains U+0000. Valid JSON, but no database text type stores it (PostgreSQL refuses

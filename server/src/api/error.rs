@@ -6,6 +6,10 @@
 
 use crate::domain::defects::{Defect, Defects};
 use crate::store::StoreError;
+
+/// Most header fields a request may have (hyper's own limit is set above it, so that the
+/// answer is ours: problem+json).
+pub(crate) const MAX_HEADER_COUNT: usize = 100;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -225,6 +229,30 @@ impl ApiError {
             "internal_error",
             "Internal server error",
             "the server failed to handle this request; quote the request_id when reporting it",
+        )
+    }
+    pub(crate) fn uri_too_long(limit: usize) -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "URI too long",
+            format!("the request target is longer than {limit} bytes"),
+        )
+    }
+    pub(crate) fn header_fields_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request_header_fields_too_large",
+            "Request header fields too large",
+            format!("the request headers are larger than {limit} bytes, or more than {MAX_HEADER_COUNT} fields"),
+        )
+    }
+    pub(crate) fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "the request body did not arrive in time",
         )
     }
     pub(crate) fn unavailable() -> Self {

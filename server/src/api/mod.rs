@@ -6,6 +6,7 @@ pub(crate) mod compat;
 pub(crate) mod error;
 pub(crate) mod flows;
 pub(crate) mod health;
+pub(crate) mod limits;
 pub(crate) mod observe;
 pub(crate) mod openapi;
 
@@ -65,6 +66,7 @@ fn panic_to_problem(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::re
 /// The whole router, with middleware, over `state`.
 pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
+    let body_read_timeout = state.config.body_read_timeout;
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -110,7 +112,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_read_timeout,
+        ))
         .layer(CatchPanicLayer::custom(panic_to_problem))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::request_limits,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

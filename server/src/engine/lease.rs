@@ -60,6 +60,16 @@ async fn begin(db: &Db) -> Result<Tx, sqlx::Error> {
     Ok(tx)
 }
 
+/// Appends an event to the log of the flow this worker holds.
+async fn record(
+    tx: &mut Tx,
+    c: &Claimed,
+    at: DateTime<Utc>,
+    event: NewEvent<'_>,
+) -> Result<(), sqlx::Error> {
+    append_event(tx, c.flow_id, c.account, at, event).await
+}
+
 fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -424,10 +434,9 @@ pub(crate) async fn commit(
                 ],
             )
             .await?;
-            append_event(
+            record(
                 &mut tx,
-                c.flow_id,
-                c.account,
+                c,
                 now,
                 NewEvent::new("phase_completed")
                     .phase(phase)
@@ -435,10 +444,9 @@ pub(crate) async fn commit(
             )
             .await?;
             if status == FlowStatus::Completed {
-                append_event(
+                record(
                     &mut tx,
-                    c.flow_id,
-                    c.account,
+                    c,
                     now,
                     NewEvent::new("status_changed")
                         .status(Some(FlowStatus::Running), FlowStatus::Completed),
@@ -473,10 +481,9 @@ pub(crate) async fn commit(
                 &[c.flow_id.into(), idx.into(), format!("{code}: {message}").into(), duration_ms.into()],
             )
             .await?;
-            append_event(
+            record(
                 &mut tx,
-                c.flow_id,
-                c.account,
+                c,
                 now,
                 NewEvent::new("phase_retry_scheduled")
                     .phase(phase)
@@ -516,20 +523,18 @@ pub(crate) async fn commit(
                 ],
             )
             .await?;
-            append_event(
+            record(
                 &mut tx,
-                c.flow_id,
-                c.account,
+                c,
                 now,
                 NewEvent::new("phase_failed")
                     .phase(phase)
                     .detail(json!({"attempt": c.attempt, "code": code, "message": message})),
             )
             .await?;
-            append_event(
+            record(
                 &mut tx,
-                c.flow_id,
-                c.account,
+                c,
                 now,
                 NewEvent::new("status_changed")
                     .status(Some(FlowStatus::Running), FlowStatus::Failed)

@@ -58,6 +58,17 @@ impl Ctx {
         Self::start(config, Some(dir)).await
     }
 
+    /// A SQLite-backed server whose configuration `tune` adjusts (timeouts, limits).
+    pub async fn sqlite_tuned(tune: impl FnOnce(&mut ServerConfig)) -> Ctx {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig {
+            workers: 0,
+            ..ServerConfig::with_sqlite_path(&dir.path().join("flowgate.db"))
+        };
+        tune(&mut config);
+        Self::start(config, Some(dir)).await
+    }
+
     async fn start(config: ServerConfig, dir: Option<tempfile::TempDir>) -> Ctx {
         let server = spawn_for_tests(config).await.expect("server starts");
         let a = provision_tenant(&server.db, "tenant-a", &["alpha", "beta"])
