@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowgate_harness::{ProcessEnv, Profile, Suite};
-use flowgate_load::{render_summary, run_load, LoadPlan, Overrides, RunOptions};
+use flowgate_load::{render_summary, run_load, LoadOptions, LoadPlan, Overrides};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Overrides::default()
     };
     let plan = LoadPlan::from_scenario(loaded, Arc::new(profile), "bench", &overrides)?;
-    let result = run_load(plan, RunOptions::default()).await?;
+    let result = run_load(plan, LoadOptions::default()).await?;
     print!("{}", render_summary(&result));
     let all = result.requests.last().ok_or("no requests")?;
     println!("rps={}", all.rps);

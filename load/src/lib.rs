@@ -20,7 +20,7 @@ mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowgate_reports::{LoadResult, Outcome};
+use flowgate_reports::LoadResult;
 
 pub use engine::EngineError;
 pub use evaluate::ALL_REQUESTS;
@@ -30,7 +30,7 @@ pub use summary::render_summary;
 
 /// How a load phase reports while it runs.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub struct LoadOptions {
     /// Write a progress line to stderr (redrawn each second on a terminal, a line every
     /// 10 s otherwise).
     pub progress: bool,
@@ -42,7 +42,7 @@ pub struct RunOptions {
 /// Runs one load phase and summarises it. An `Err` means the phase could not start
 /// (invalid plan, goose refused it); a target that never answered is an `Ok` result with
 /// outcome [`Outcome::Error`].
-pub async fn run_load(plan: LoadPlan, options: RunOptions) -> Result<LoadResult, EngineError> {
+pub async fn run_load(plan: LoadPlan, options: LoadOptions) -> Result<LoadResult, EngineError> {
     quiet_log::install();
     let plan = Arc::new(plan);
     let window = plan.window.unwrap_or_else(|| default_window(plan.stop));
@@ -65,15 +65,5 @@ fn default_window(stop: StopAfter) -> Duration {
             Duration::from_secs(d.as_secs().div_ceil(60))
         }
         _ => Duration::from_secs(1),
-    }
-}
-
-/// The exit code of a load result: 0 passed, 1 a threshold failed, 3 the target could
-/// not be reached.
-pub fn exit_code(result: &LoadResult) -> u8 {
-    match result.outcome {
-        Outcome::Passed | Outcome::Waived | Outcome::Skipped => 0,
-        Outcome::Failed => 1,
-        Outcome::Error => 3,
     }
 }

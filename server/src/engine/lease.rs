@@ -343,7 +343,7 @@ pub(crate) async fn renew(
 
 /// How a finished phase is recorded.
 #[derive(Debug, Clone)]
-pub(crate) enum Outcome {
+pub(crate) enum PhaseResult {
     Completed {
         output: Value,
         duration_ms: i64,
@@ -374,7 +374,7 @@ pub(crate) async fn commit(
     db: &Db,
     c: &Claimed,
     worker: &str,
-    outcome: Outcome,
+    outcome: PhaseResult,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = begin(db).await?;
     let now = sql::now();
@@ -382,7 +382,7 @@ pub(crate) async fn commit(
     let fence: [P; 3] = [c.flow_id.into(), worker.into(), c.token.into()];
     let phase = Some(c.phase.as_str());
     match outcome {
-        Outcome::Completed {
+        PhaseResult::Completed {
             output,
             duration_ms,
             freeze_status,
@@ -454,7 +454,7 @@ pub(crate) async fn commit(
                 .await?;
             }
         }
-        Outcome::Retry {
+        PhaseResult::Retry {
             delay,
             code,
             message,
@@ -491,7 +491,7 @@ pub(crate) async fn commit(
             )
             .await?;
         }
-        Outcome::Failed {
+        PhaseResult::Failed {
             code,
             message,
             duration_ms,

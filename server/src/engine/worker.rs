@@ -1,6 +1,6 @@
 //! The worker loop, the monitor (heartbeats, gauges) and the PostgreSQL listener.
 
-use super::lease::{self, ClaimOutcome, Claimed, Outcome};
+use super::lease::{self, ClaimOutcome, Claimed, PhaseResult};
 use super::{Shared, NOTIFY_CHANNEL};
 use crate::domain::SIMULATE_KEY;
 use crate::phases::{ErrorKind, PhaseContext, PhaseError};
@@ -175,7 +175,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
             discard(shared, &job).await;
             return;
         }
-        Ran::Done(Ok(output)) => Outcome::Completed {
+        Ran::Done(Ok(output)) => PhaseResult::Completed {
             output,
             duration_ms,
             freeze_status: shared.defects.status_stops_updating && job.phase_index >= 1,
@@ -183,7 +183,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
         Ran::Done(Err(e)) => {
             let policy = shared.retry_policy();
             if e.kind == ErrorKind::Transient && job.attempt < policy.max_attempts {
-                Outcome::Retry {
+                PhaseResult::Retry {
                     delay: policy.delay_after(job.attempt),
                     code: e.code,
                     message: e.message,
@@ -196,7 +196,7 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
                 } else {
                     e.message
                 };
-                Outcome::Failed {
+                PhaseResult::Failed {
                     code: e.code,
                     message,
                     duration_ms,
@@ -205,9 +205,9 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
         }
     };
     let kind = match &outcome {
-        Outcome::Completed { .. } => 0,
-        Outcome::Retry { .. } => 1,
-        Outcome::Failed { .. } => 2,
+        PhaseResult::Completed { .. } => 0,
+        PhaseResult::Retry { .. } => 1,
+        PhaseResult::Failed { .. } => 2,
     };
     // A commit that fails on a database error is retried a few times; the lease still
     // protects against double recording.
