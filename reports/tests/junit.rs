@@ -140,6 +140,23 @@ fn awkward_times() -> RunReport {
 }
 
 #[test]
+fn the_run_time_is_wall_time_and_classnames_are_scenario_ids() {
+    let mut r = common::seed_run();
+    // Eight checks of 120 ms each ran concurrently within 0.5 s.
+    r.duration_ms = 500;
+    let xml = render(&r);
+    let root = xml
+        .lines()
+        .find(|l| l.contains("<testsuites"))
+        .unwrap_or_default();
+    assert!(root.contains(r#"time="0.500""#), "{root}");
+    assert!(
+        xml.contains(r#"classname="seed/multi_tenant_isolation""#),
+        "{xml}"
+    );
+}
+
+#[test]
 fn times_have_at_most_three_decimals() {
     let xml = render(&awkward_times());
     assert!(xml.contains(r#"time="1.118""#), "{xml}");
