@@ -177,3 +177,80 @@ fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("verdict: PRODUCTION READY"), "{text}");
 }
+
+#[test]
+fn rerun_failed_runs_only_what_failed_before() {
+    let base = tiny_target();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "tiny.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", &base),
+    );
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    write(&suite, "passes.yaml", SCENARIO);
+    write(
+        &suite,
+        "fails.yaml",
+        &SCENARIO
+            .replace("name: health\n", "name: fails\n")
+            .replace("status: 200", "status: 201"),
+    );
+    let first = dir.path().join("first.json");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--json".as_ref(),
+        first.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+
+    let second = dir.path().join("second.json");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--rerun-failed".as_ref(),
+        first.as_os_str(),
+        "--json".as_ref(),
+        second.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    let json = std::fs::read_to_string(&second).unwrap_or_default();
+    let report = flowgate_reports::from_json(&json).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = report.scenarios.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["fails"], "{text}");
+    assert!(
+        report.selection.filters[0].starts_with("--rerun-failed"),
+        "{:?}",
+        report.selection.filters
+    );
+
+    // A result in which nothing failed leaves nothing to rerun: exit 0, nothing sent.
+    let clean = dir.path().join("clean.json");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--name".as_ref(),
+        "health".as_ref(),
+        "--json".as_ref(),
+        clean.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--rerun-failed".as_ref(),
+        clean.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("nothing to rerun"), "{text}");
+}

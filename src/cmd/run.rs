@@ -1,9 +1,10 @@
 //! `flowgate run SCENARIO_OR_DIR... --target PROFILE`: load and check the scenarios, probe
 //! the target, run, print the live view and the failures, write the reports.
 
-use crate::exit::{CliError, CmdResult, INVALID};
+use crate::exit::{CliError, CmdResult, INVALID, OK};
 use flowgate_harness::console::{failure_details, ConsoleProgress};
 use flowgate_harness::{probe_target, run_suite, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_reports::Outcome;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +23,10 @@ pub struct RunArgs {
     /// Stop scheduling scenarios after the first failure (the rest are skipped).
     #[arg(long)]
     fail_fast: bool,
+    /// Run only the scenarios that failed or errored in this earlier result (its
+    /// report.json), against the same suite.
+    #[arg(long, value_name = "RESULT.json")]
+    rerun_failed: Option<PathBuf>,
     /// Known failures accepted for now (a waivers file).
     #[arg(long)]
     waivers: Option<PathBuf>,
@@ -137,6 +142,19 @@ pub async fn run(args: RunArgs) -> CmdResult {
     if args.select.jobs == 0 {
         return Err(CliError::invalid("--jobs must be at least 1"));
     }
+    let only_ids = match &args.rerun_failed {
+        Some(path) => match failed_ids(path, &suite)? {
+            Some(ids) => Some((ids, format!("--rerun-failed {}", path.display()))),
+            None => {
+                println!(
+                    "nothing failed or errored in {}: nothing to rerun",
+                    path.display()
+                );
+                return Ok(OK);
+            }
+        },
+        None => None,
+    };
 
     let mut spawned = None;
     if let Some(command) = &args.spawn {
@@ -149,11 +167,51 @@ pub async fn run(args: RunArgs) -> CmdResult {
         spawned = Some(s);
     }
 
-    let result = run_checks(&args, &suite, &profile, policy.fail_on, waivers).await;
+    let result = run_checks(&args, &suite, &profile, policy.fail_on, waivers, only_ids).await;
     if let Some(s) = spawned {
         s.stop().await;
     }
     result
+}
+
+/// The ids of the checks that failed or errored in an earlier result, all of which must
+/// be in `suite` (exit 2 otherwise: nothing is sent); `None` when nothing failed.
+fn failed_ids(path: &std::path::Path, suite: &Suite) -> Result<Option<Vec<String>>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+    let earlier = flowgate_reports::from_json(&text)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+    if let Some(digest) = &earlier.selection.suite_digest {
+        if *digest != suite.digest {
+            eprintln!(
+                "warning: the suite changed since {} was written (sha256 {} then, {} now)",
+                path.display(),
+                digest.get(..12).unwrap_or(digest),
+                suite.digest.get(..12).unwrap_or(&suite.digest)
+            );
+        }
+    }
+    let ids: Vec<String> = earlier
+        .checks()
+        .filter(|(_, _, _, o)| matches!(o, Outcome::Failed | Outcome::Error))
+        .map(|(id, _, _, _)| id.to_string())
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|id| !suite.scenarios.iter().any(|s| &s.id == *id))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(CliError::invalid(format!(
+            "--rerun-failed {}: not in this suite: {}",
+            path.display(),
+            missing.join(", ")
+        )));
+    }
+    Ok(Some(ids))
 }
 
 async fn run_checks(
@@ -162,6 +220,7 @@ async fn run_checks(
     profile: &Profile,
     fail_on: Option<flowgate_reports::Severity>,
     waivers: Option<flowgate_reports::Waivers>,
+    only_ids: Option<(Vec<String>, String)>,
 ) -> CmdResult {
     probe_target(profile).await.map_err(CliError::infra)?;
     let progress = Arc::new(ConsoleProgress::new(args.select.quiet));
@@ -176,6 +235,7 @@ async fn run_checks(
         // Load scenarios run as declared (`flowgate load --duration` shortens one).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner::default())),
         waivers: waivers.clone().map(Arc::new),
+        only_ids,
     };
     let mut report = run_suite(suite, profile, opts).await;
     crate::build_info::stamp(&mut report);

@@ -95,6 +95,9 @@ pub struct RunOptions {
     pub load_runner: Option<Arc<dyn LoadRunner>>,
     /// Known failures accepted for now: applied to each scenario as it finishes.
     pub waivers: Option<Arc<flowgate_reports::Waivers>>,
+    /// Run only these scenario ids (exact; empty: no such filter), and how the filter is
+    /// named in the report (e.g. `--rerun-failed report.json`).
+    pub only_ids: Option<(Vec<String>, String)>,
 }
 
 impl RunOptions {
@@ -112,6 +115,9 @@ impl RunOptions {
         filters.extend(self.tags.iter().map(|t| format!("--tag {t}")));
         filters.extend(self.skip_tags.iter().map(|t| format!("--skip-tag {t}")));
         filters.extend(self.names.iter().map(|n| format!("--name {n}")));
+        if let Some((_, label)) = &self.only_ids {
+            filters.push(label.clone());
+        }
         if self.load_runner.is_none() && suite.scenarios.iter().any(|s| s.scenario.load.is_some()) {
             // Load phases need a load runner; without one they are skipped on purpose.
             filters.push("load phases not run".to_string());
@@ -140,6 +146,9 @@ impl RunOptions {
                 .any(|n| s.scenario.name.contains(n.as_str()) || s.id.contains(n.as_str()))
         {
             return false;
+        }
+        if let Some((ids, _)) = &self.only_ids {
+            return ids.contains(&s.id);
         }
         true
     }
