@@ -4,6 +4,7 @@
 mod build_info;
 mod cmd;
 mod duration;
+mod evidence;
 mod exit;
 mod reference_target;
 
@@ -42,6 +43,9 @@ enum Command {
     Report(cmd::report::ReportCommand),
     /// Print the JSON Schema of scenario or target profile files.
     Schema(cmd::schema::SchemaArgs),
+    /// Check an evidence bundle (`run --evidence DIR`).
+    #[command(subcommand)]
+    Evidence(cmd::evidence::EvidenceCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
             Command::Selfcheck(args) => cmd::selfcheck::run(args).await,
             Command::Report(c) => cmd::report::run(c).await,
             Command::Schema(args) => cmd::schema::run(args).await,
+            Command::Evidence(c) => cmd::evidence::run(c).await,
         }
     });
     match result {

@@ -254,3 +254,87 @@ fn rerun_failed_runs_only_what_failed_before() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("nothing to rerun"), "{text}");
 }
+
+#[test]
+fn an_evidence_bundle_verifies_and_any_change_is_named() {
+    let base = tiny_target();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "tiny.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", &base),
+    );
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    write(&suite, "health.yaml", SCENARIO);
+    let bundle = dir.path().join("evidence");
+    let (code, text) = run_and_capture(&[
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+        "--evidence".as_ref(),
+        bundle.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    for f in [
+        "manifest.json",
+        "report.json",
+        "report.md",
+        "junit.xml",
+        "report.html",
+    ] {
+        assert!(bundle.join(f).is_file(), "{f} missing: {text}");
+    }
+    assert!(bundle.join("suite/health.yaml").is_file());
+    assert!(bundle.join("profile/tiny.target.yaml").is_file());
+    let verify = || run_and_capture(&["evidence".as_ref(), "verify".as_ref(), bundle.as_os_str()]);
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verdict: PRODUCTION READY"), "{text}");
+
+    // One byte of any file: exit 1, naming the file.
+    for f in ["report.md", "suite/health.yaml", "profile/tiny.target.yaml"] {
+        let path = bundle.join(f);
+        let original = std::fs::read(&path).unwrap();
+        let mut changed = original.clone();
+        changed[0] ^= 0x20;
+        std::fs::write(&path, &changed).unwrap();
+        let (code, text) = verify();
+        assert_eq!(code, Some(1), "{f}: {text}");
+        assert!(text.contains(&format!("{f}: changed")), "{f}: {text}");
+        std::fs::write(&path, &original).unwrap();
+    }
+
+    // A forged result: the outcome changed in report.json and its hash re-written in the
+    // manifest, so only the re-derived verdict can tell.
+    let report_path = bundle.join("report.json");
+    let original = std::fs::read_to_string(&report_path).unwrap();
+    let forged = original.replacen("\"outcome\": \"passed\"", "\"outcome\": \"failed\"", 1);
+    assert_ne!(forged, original, "the report has an outcome to forge");
+    std::fs::write(&report_path, &forged).unwrap();
+    let manifest_path = bundle.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(forged.as_bytes()))
+    };
+    for f in manifest["files"].as_array_mut().unwrap() {
+        if f["path"] == "report.json" {
+            f["sha256"] = digest.clone().into();
+            f["bytes"] = forged.len().into();
+        }
+    }
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("report.json: its results give"), "{text}");
+    std::fs::write(&report_path, &original).unwrap();
+
+    // A file slipped in afterwards is named too.
+    std::fs::write(bundle.join("extra.txt"), "x").unwrap();
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("extra.txt: not in the manifest"), "{text}");
+}

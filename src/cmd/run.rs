@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Write the reports (report.md, junit.xml, report.json, report.html) into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write an evidence bundle into this (empty) folder: every report, the suite's
+    /// files, the profile and a manifest of sha256 hashes (`flowgate evidence verify`).
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
     /// Write the JSON run result to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -251,6 +255,11 @@ async fn run_checks(
     let secrets: Vec<String> = profile.masker.secrets().to_vec();
     if let Some(dir) = &args.out {
         super::write_reports(&report, dir, &secrets)?;
+    }
+    if let Some(dir) = &args.evidence {
+        let manifest =
+            crate::evidence::write_bundle(dir, &report, &secrets, suite, &args.target, profile)?;
+        println!("wrote {}", manifest.display());
     }
     let single_files = [
         (&args.json, flowgate_reports::OutputFormat::Json),

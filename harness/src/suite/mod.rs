@@ -54,6 +54,9 @@ pub struct Suite {
     /// relative to its suite root: the same suite gives the same digest however its
     /// paths were typed.
     pub digest: String,
+    /// Every file read, as (path relative to the suite root, text), in path order: what
+    /// the digest covers, and what an evidence bundle keeps.
+    pub sources: Vec<(String, String)>,
 }
 
 impl Suite {
@@ -196,7 +199,11 @@ impl Suite {
                     continue;
                 }
             };
-            digested.push((scenario_id(&root, &f), text.clone()));
+            let ext = f
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "yaml".into());
+            digested.push((format!("{}.{ext}", scenario_id(&root, &f)), text.clone()));
             let mut loaded = match parse_scenario(&text, &file) {
                 Ok((scenario, index)) => SuiteScenario {
                     id: scenario_id(&root, &f),
@@ -226,7 +233,10 @@ impl Suite {
             suite.scenarios.push(loaded);
         }
         suite.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
-        suite.digest = digest_of(digested);
+        digested.sort();
+        digested.dedup_by(|a, b| a.0 == b.0);
+        suite.digest = digest_of(&digested);
+        suite.sources = digested;
         if errors.is_empty() {
             Ok(suite)
         } else {
@@ -293,13 +303,11 @@ pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, ParseErro
     }
 }
 
-/// sha256 over `(name, text)` pairs in name order, each as `name\0len\0text`.
-fn digest_of(mut files: Vec<(String, String)>) -> String {
+/// sha256 over `(name, text)` pairs (sorted by name), each as `name\0len\0text`.
+pub fn digest_of(files: &[(String, String)]) -> String {
     use sha2::{Digest, Sha256};
-    files.sort();
-    files.dedup_by(|a, b| a.0 == b.0);
     let mut h = Sha256::new();
-    for (name, text) in &files {
+    for (name, text) in files {
         h.update(name.as_bytes());
         h.update([0]);
         h.update(text.len().to_string().as_bytes());
