@@ -111,6 +111,20 @@ fn tiny_target() -> String {
     format!("http://{addr}")
 }
 
+/// A folder with a profile of a live [`tiny_target`] and an empty `suite/` folder.
+fn live_fixture() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let base = tiny_target();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "tiny.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", &base),
+    );
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    (dir, profile, suite)
+}
+
 fn run_and_capture(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
     let out = flowgate().args(args).output().unwrap();
     (
@@ -125,13 +139,7 @@ fn run_and_capture(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
 
 #[test]
 fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
-    let base = tiny_target();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = write(
-        dir.path(),
-        "tiny.target.yaml",
-        &PROFILE.replace("http://127.0.0.1:1", &base),
-    );
+    let (dir, profile, scenarios) = live_fixture();
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out_dir = dir.path().join("out");
@@ -153,8 +161,6 @@ fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
     assert!(!md.contains("PRODUCTION READY"), "{md}");
 
     // A filter that matches nothing is the same: no verdict, exit 1.
-    let scenarios = dir.path().join("suite");
-    std::fs::create_dir(&scenarios).unwrap();
     write(&scenarios, "health.yaml", SCENARIO);
     let (code, text) = run_and_capture(&[
         "run".as_ref(),
@@ -180,15 +186,7 @@ fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
 
 #[test]
 fn rerun_failed_runs_only_what_failed_before() {
-    let base = tiny_target();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = write(
-        dir.path(),
-        "tiny.target.yaml",
-        &PROFILE.replace("http://127.0.0.1:1", &base),
-    );
-    let suite = dir.path().join("suite");
-    std::fs::create_dir(&suite).unwrap();
+    let (dir, profile, suite) = live_fixture();
     write(&suite, "passes.yaml", SCENARIO);
     write(
         &suite,
@@ -257,15 +255,7 @@ fn rerun_failed_runs_only_what_failed_before() {
 
 #[test]
 fn an_evidence_bundle_verifies_and_any_change_is_named() {
-    let base = tiny_target();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = write(
-        dir.path(),
-        "tiny.target.yaml",
-        &PROFILE.replace("http://127.0.0.1:1", &base),
-    );
-    let suite = dir.path().join("suite");
-    std::fs::create_dir(&suite).unwrap();
+    let (dir, profile, suite) = live_fixture();
     write(&suite, "health.yaml", SCENARIO);
     let bundle = dir.path().join("evidence");
     let (code, text) = run_and_capture(&[
