@@ -9,7 +9,9 @@
 //! another run's flows and never leaves data behind in a database someone else uses.
 
 use crate::exit::CliError;
-use flowgate_harness::{run_suite, EnvMap, Layered, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_harness::{
+    run_suite, EnvMap, Layered, PlaceholderEnv, ProcessEnv, Profile, RunOptions, Suite,
+};
 use flowgate_reports::RunReport;
 use flowgate_server::catalogue::RetryPolicy;
 use flowgate_server::defects::Defects;
@@ -38,8 +40,7 @@ pub(crate) fn read_reference_suite(
         None => find_profile(&suite_dir)?,
     };
     let suite = Suite::read(std::slice::from_ref(&suite_dir)).map_err(CliError::invalid)?;
-    let placeholder_env = Layered(ReferenceTarget::placeholder_env(), ProcessEnv);
-    let placeholder = Profile::read(&profile_path, &placeholder_env).map_err(CliError::invalid)?;
+    let placeholder = Profile::read(&profile_path, &PlaceholderEnv).map_err(CliError::invalid)?;
     suite
         .validate_against(&placeholder)
         .map_err(CliError::invalid)?;
@@ -174,35 +175,6 @@ impl ReferenceTarget {
                 second.id.to_string(),
             );
         }
-        EnvMap(m)
-    }
-
-    /// The same names with stand-in values: lets the profile be loaded and the suite
-    /// checked against it before any server starts.
-    pub(crate) fn placeholder_env() -> EnvMap {
-        let names = [
-            "FLOWGATE_BASE_URL",
-            "FLOWGATE_SEED_BASE_URL",
-            "FLOWGATE_TENANT_A_KEY",
-            "FLOWGATE_TENANT_A_ACCOUNT",
-            "FLOWGATE_TENANT_A_ENGAGEMENT",
-            "FLOWGATE_TENANT_A_OTHER_ENGAGEMENT",
-            "FLOWGATE_TENANT_B_KEY",
-            "FLOWGATE_TENANT_B_ACCOUNT",
-            "FLOWGATE_TENANT_B_ENGAGEMENT",
-            "FLOWGATE_CLIENT_1_KEY",
-            "FLOWGATE_CLIENT_1_ACCOUNT",
-            "FLOWGATE_CLIENT_1_ENGAGEMENT",
-            "FLOWGATE_CLIENT_2_KEY",
-            "FLOWGATE_CLIENT_2_ACCOUNT",
-            "FLOWGATE_CLIENT_2_ENGAGEMENT",
-        ];
-        let mut m: HashMap<String, String> = names
-            .iter()
-            .map(|n| (n.to_string(), format!("placeholder-{}", n.to_lowercase())))
-            .collect();
-        m.insert("FLOWGATE_BASE_URL".into(), "http://127.0.0.1:9".into());
-        m.insert("FLOWGATE_SEED_BASE_URL".into(), "http://127.0.0.1:9".into());
         EnvMap(m)
     }
 

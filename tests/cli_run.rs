@@ -125,6 +125,22 @@ fn live_fixture() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf)
     (dir, profile, suite)
 }
 
+/// `flowgate run SUITE --target PROFILE EXTRA...`: exit code and all output.
+fn run_on(
+    suite: &std::path::Path,
+    profile: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> (Option<i32>, String) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "run".as_ref(),
+        suite.as_os_str(),
+        "--target".as_ref(),
+        profile.as_os_str(),
+    ];
+    args.extend_from_slice(extra);
+    run_and_capture(&args)
+}
+
 fn run_and_capture(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
     let out = flowgate().args(args).output().unwrap();
     (
@@ -143,14 +159,7 @@ fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out_dir = dir.path().join("out");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        empty.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--out".as_ref(),
-        out_dir.as_os_str(),
-    ]);
+    let (code, text) = run_on(&empty, &profile, &["--out".as_ref(), out_dir.as_os_str()]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("verdict: NO VERDICT: nothing was checked"),
@@ -162,24 +171,16 @@ fn nothing_checked_is_no_verdict_and_exit_1_never_a_green_gate() {
 
     // A filter that matches nothing is the same: no verdict, exit 1.
     write(&scenarios, "health.yaml", SCENARIO);
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        scenarios.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--tag".as_ref(),
-        "nosuchtag".as_ref(),
-    ]);
+    let (code, text) = run_on(
+        &scenarios,
+        &profile,
+        &["--tag".as_ref(), "nosuchtag".as_ref()],
+    );
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("NO VERDICT"), "{text}");
 
     // And the same suite unfiltered passes: the gate is green only when something ran.
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        scenarios.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-    ]);
+    let (code, text) = run_on(&scenarios, &profile, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("verdict: PRODUCTION READY"), "{text}");
 }
@@ -196,27 +197,20 @@ fn rerun_failed_runs_only_what_failed_before() {
             .replace("status: 200", "status: 201"),
     );
     let first = dir.path().join("first.json");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        suite.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--json".as_ref(),
-        first.as_os_str(),
-    ]);
+    let (code, text) = run_on(&suite, &profile, &["--json".as_ref(), first.as_os_str()]);
     assert_eq!(code, Some(1), "{text}");
 
     let second = dir.path().join("second.json");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        suite.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--rerun-failed".as_ref(),
-        first.as_os_str(),
-        "--json".as_ref(),
-        second.as_os_str(),
-    ]);
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &[
+            "--rerun-failed".as_ref(),
+            first.as_os_str(),
+            "--json".as_ref(),
+            second.as_os_str(),
+        ],
+    );
     assert_eq!(code, Some(1), "{text}");
     let json = std::fs::read_to_string(&second).unwrap_or_default();
     let report = flowgate_reports::from_json(&json).unwrap_or_else(|e| panic!("{e}"));
@@ -230,25 +224,22 @@ fn rerun_failed_runs_only_what_failed_before() {
 
     // A result in which nothing failed leaves nothing to rerun: exit 0, nothing sent.
     let clean = dir.path().join("clean.json");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        suite.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--name".as_ref(),
-        "health".as_ref(),
-        "--json".as_ref(),
-        clean.as_os_str(),
-    ]);
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &[
+            "--name".as_ref(),
+            "health".as_ref(),
+            "--json".as_ref(),
+            clean.as_os_str(),
+        ],
+    );
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        suite.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--rerun-failed".as_ref(),
-        clean.as_os_str(),
-    ]);
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &["--rerun-failed".as_ref(), clean.as_os_str()],
+    );
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("nothing to rerun"), "{text}");
 }
@@ -258,14 +249,11 @@ fn an_evidence_bundle_verifies_and_any_change_is_named() {
     let (dir, profile, suite) = live_fixture();
     write(&suite, "health.yaml", SCENARIO);
     let bundle = dir.path().join("evidence");
-    let (code, text) = run_and_capture(&[
-        "run".as_ref(),
-        suite.as_os_str(),
-        "--target".as_ref(),
-        profile.as_os_str(),
-        "--evidence".as_ref(),
-        bundle.as_os_str(),
-    ]);
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &["--evidence".as_ref(), bundle.as_os_str()],
+    );
     assert_eq!(code, Some(0), "{text}");
     for f in [
         "manifest.json",

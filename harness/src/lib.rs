@@ -24,7 +24,9 @@ pub mod run;
 pub mod spec;
 mod suite;
 
-pub use interp::{value_text, EnvMap, EnvSource, InterpError, Layered, Masker, ProcessEnv, Vars};
+pub use interp::{
+    value_text, EnvMap, EnvSource, InterpError, Layered, Masker, PlaceholderEnv, ProcessEnv, Vars,
+};
 pub use profile::Profile;
 pub use run::assert::{
     check_assertion, check_expect, condition_holds, is_singular_path, query_json, Mismatch,

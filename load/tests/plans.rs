@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use flowgate_harness::{EnvMap, Profile, Suite};
+use flowgate_harness::{PlaceholderEnv, Profile, Suite};
 use flowgate_load::{LoadPlan, Overrides, StopAfter};
 
 fn repo() -> PathBuf {
@@ -17,30 +16,9 @@ fn repo() -> PathBuf {
 }
 
 fn reference_profile() -> Profile {
-    let vars = [
-        "FLOWGATE_BASE_URL",
-        "FLOWGATE_TENANT_A_KEY",
-        "FLOWGATE_TENANT_A_ACCOUNT",
-        "FLOWGATE_TENANT_A_ENGAGEMENT",
-        "FLOWGATE_TENANT_A_OTHER_ENGAGEMENT",
-        "FLOWGATE_TENANT_B_KEY",
-        "FLOWGATE_TENANT_B_ACCOUNT",
-        "FLOWGATE_TENANT_B_ENGAGEMENT",
-    ];
-    let env: HashMap<String, String> = vars
-        .iter()
-        .map(|v| {
-            let value = if *v == "FLOWGATE_BASE_URL" {
-                "http://127.0.0.1:9".to_string()
-            } else {
-                format!("value-of-{v}")
-            };
-            (v.to_string(), value)
-        })
-        .collect();
     Profile::read(
         &repo().join("scenarios/reference.target.yaml"),
-        &EnvMap(env),
+        &PlaceholderEnv,
     )
     .unwrap()
 }

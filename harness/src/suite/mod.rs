@@ -113,12 +113,8 @@ impl Suite {
         let mut digested: Vec<(String, String)> = Vec::new();
         for f in &library_files {
             let file = f.display().to_string();
-            let text = match std::fs::read_to_string(f) {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(ParseError::unplaced(&file, format!("cannot read: {e}")));
-                    continue;
-                }
+            let Some(text) = read_text(f, &mut errors) else {
+                continue;
             };
             let lib_name = f
                 .file_name()
@@ -192,12 +188,8 @@ impl Suite {
         let mut names: HashMap<String, String> = HashMap::new();
         for (root, f) in scenario_files {
             let file = f.display().to_string();
-            let text = match std::fs::read_to_string(&f) {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(ParseError::unplaced(&file, format!("cannot read: {e}")));
-                    continue;
-                }
+            let Some(text) = read_text(&f, &mut errors) else {
+                continue;
             };
             let ext = f
                 .extension()
@@ -300,6 +292,18 @@ pub fn check_scenario_text(text: &str, file: &str) -> Result<Scenario, ParseErro
         Ok(loaded.scenario)
     } else {
         Err(ParseErrors(errors))
+    }
+}
+
+/// A file's text, or the reason it cannot be read among `errors`.
+fn read_text(f: &Path, errors: &mut Vec<ParseError>) -> Option<String> {
+    match std::fs::read_to_string(f) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let file = f.display().to_string();
+            errors.push(ParseError::unplaced(&file, format!("cannot read: {e}")));
+            None
+        }
     }
 }
 

@@ -86,17 +86,27 @@ pub fn measurement(
     }
 }
 
+/// A target that reports its system name and version, with no defects.
+pub fn target(name: &str, base_url: &str, system: &str, version: &str) -> TargetInfo {
+    TargetInfo {
+        name: name.into(),
+        base_url: base_url.into(),
+        system: Some(system.into()),
+        version: Some(version.into()),
+        defects: vec![],
+        database: None,
+    }
+}
+
 /// The seed report's eight checks against the original system: 5/8 passed.
 pub fn seed_run() -> RunReport {
     let mut r = base(
-        TargetInfo {
-            name: "seed-original".into(),
-            base_url: "http://127.0.0.1:8000".into(),
-            system: Some("Master Flow Orchestrator".into()),
-            version: Some("2.1.0".into()),
-            defects: vec![],
-            database: None,
-        },
+        target(
+            "seed-original",
+            "http://127.0.0.1:8000",
+            "Master Flow Orchestrator",
+            "2.1.0",
+        ),
         None,
     );
     let mut health = scenario(
@@ -281,14 +291,12 @@ pub fn seed_run() -> RunReport {
 /// Every check passes against the reference server.
 pub fn passing_run() -> RunReport {
     let mut r = base(
-        TargetInfo {
-            name: "reference".into(),
-            base_url: "http://127.0.0.1:18080".into(),
-            system: Some("flowgate-reference".into()),
-            version: Some("0.1.0".into()),
-            defects: vec![],
-            database: None,
-        },
+        target(
+            "reference",
+            "http://127.0.0.1:18080",
+            "flowgate-reference",
+            "0.1.0",
+        ),
         None,
     );
     let mut health = scenario(
@@ -364,12 +372,13 @@ pub fn passing_run() -> RunReport {
 pub fn complex_run() -> RunReport {
     let mut r = base(
         TargetInfo {
-            name: "reference".into(),
-            base_url: "http://127.0.0.1:18080".into(),
-            system: Some("flowgate-reference".into()),
-            version: Some("0.1.0".into()),
             defects: vec!["stuck-initialized".into()],
-            database: None,
+            ..target(
+                "reference",
+                "http://127.0.0.1:18080",
+                "flowgate-reference",
+                "0.1.0",
+            )
         },
         Some(Severity::High),
     );
