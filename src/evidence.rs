@@ -80,6 +80,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Refuses a bundle folder that already holds files: a bundle holds one run only. `run`
+/// checks this before sending anything (exit 2, nothing sent), and again when writing.
+pub(crate) fn ensure_empty(dir: &Path) -> Result<(), CliError> {
+    if dir.exists() && !files_under(dir)?.is_empty() {
+        return Err(CliError::invalid(format!(
+            "--evidence {}: the folder is not empty (a bundle must hold one run only)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes the bundle for a finished run into `dir` (which must be empty or absent).
 pub(crate) fn write_bundle(
     dir: &Path,
@@ -89,12 +101,7 @@ pub(crate) fn write_bundle(
     profile_path: &Path,
     profile: &flowgate_harness::Profile,
 ) -> Result<PathBuf, CliError> {
-    if dir.exists() && !files_under(dir)?.is_empty() {
-        return Err(CliError::invalid(format!(
-            "--evidence {}: the folder is not empty (a bundle must hold one run only)",
-            dir.display()
-        )));
-    }
+    ensure_empty(dir)?;
     flowgate_reports::write_all_redacted(report, dir, secrets)
         .map_err(|e| CliError::infra(format!("cannot write the reports: {e}")))?;
     for (name, text) in &suite.sources {

@@ -310,6 +310,16 @@ fn an_evidence_bundle_verifies_and_any_change_is_named() {
     assert!(text.contains("report.json: its results give"), "{text}");
     std::fs::write(&report_path, &original).unwrap();
 
+    // A second run into the same bundle is refused before anything is sent.
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &["--evidence".as_ref(), bundle.as_os_str()],
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("the folder is not empty"), "{text}");
+    assert!(!text.contains("verdict:"), "the run went ahead: {text}");
+
     // A file slipped in afterwards is named too.
     std::fs::write(bundle.join("extra.txt"), "x").unwrap();
     let (code, text) = verify();

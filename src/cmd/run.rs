@@ -146,6 +146,9 @@ pub async fn run(args: RunArgs) -> CmdResult {
     if args.select.jobs == 0 {
         return Err(CliError::invalid("--jobs must be at least 1"));
     }
+    if let Some(dir) = &args.evidence {
+        crate::evidence::ensure_empty(dir)?;
+    }
     let only_ids = match &args.rerun_failed {
         Some(path) => match failed_ids(path, &suite)? {
             Some(ids) => Some((ids, format!("--rerun-failed {}", path.display()))),
