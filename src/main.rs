@@ -43,6 +43,9 @@ enum Command {
     Report(cmd::report::ReportCommand),
     /// Print the JSON Schema of scenario or target profile files.
     Schema(cmd::schema::SchemaArgs),
+    /// Write the conformance document of a suite: every requirement, its level (must,
+    /// should, may), the scenarios that check it and the contract sections they cite.
+    Docs(cmd::docs::DocsArgs),
     /// Check an evidence bundle (`run --evidence DIR`).
     #[command(subcommand)]
     Evidence(cmd::evidence::EvidenceCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
             Command::Report(c) => cmd::report::run(c).await,
             Command::Schema(args) => cmd::schema::run(args).await,
             Command::Evidence(c) => cmd::evidence::run(c).await,
+            Command::Docs(args) => cmd::docs::run(args).await,
         }
     });
     match result {

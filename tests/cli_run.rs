@@ -326,3 +326,122 @@ fn an_evidence_bundle_verifies_and_any_change_is_named() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("extra.txt: not in the manifest"), "{text}");
 }
+
+/// A target where `/flows` answers `307 Location: /flows/` (FastAPI's trailing-slash
+/// redirect) and every other path 200 `{"ok":true}`; bounded to 200 connections.
+fn redirecting_target() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let answer: &[u8] = if head.starts_with("GET /flows ") {
+                b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /flows/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}"
+            };
+            let _ = s.write_all(answer);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_redirect_shows_its_location_unless_the_profile_follows_it() {
+    let base = redirecting_target();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(
+        dir.path(),
+        "list.yaml",
+        "name: list\ncategory: flow_creation\nseverity: high\nsteps:\n  - name: list\n    request: { method: GET, path: /flows }\n    expect: { status: 200, json: { \"$.ok\": true } }\n",
+    );
+    let profile = PROFILE.replace("http://127.0.0.1:1", &base);
+
+    let strict = write(dir.path(), "strict.target.yaml", &profile);
+    let (code, out) = run_on(&scenario, &strict, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("expected status 200, got 307 (Location: /flows/)"),
+        "the failure shows where the answer is: {out}"
+    );
+
+    let following = write(
+        dir.path(),
+        "following.target.yaml",
+        &format!("{profile}follow_redirects: true\n"),
+    );
+    let md = dir.path().join("report.md");
+    let (code, out) = run_on(
+        &scenario,
+        &following,
+        &["--markdown".as_ref(), md.as_os_str()],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("redirects followed"),
+        "the report says so: {md}"
+    );
+}
+
+#[test]
+fn certify_refuses_a_filter_that_drops_a_must_before_sending_anything() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "quiet.target.yaml",
+        &PROFILE.replace("http://127.0.0.1:1", &base),
+    );
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    for (name, tag) in [("reads", "a"), ("writes", "b")] {
+        write(
+            &suite,
+            &format!("{name}.yaml"),
+            &format!("name: {name}\ncategory: health\nseverity: high\nlevel: must\ntags: [{tag}]\nsteps:\n  - name: get\n    request: {{ method: GET, path: /health }}\n    expect: {{ status: 200 }}\n"),
+        );
+    }
+    let (code, out) = run_on(
+        &suite,
+        &profile,
+        &["--tag".as_ref(), "a".as_ref(), "--certify".as_ref()],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("--certify: 1 must requirement would not run"),
+        "{out}"
+    );
+    assert!(out.contains("writes (left out by the filters)"), "{out}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "nothing may be sent to the target"
+    );
+}
+
+#[test]
+fn certify_marks_a_run_where_every_must_passed() {
+    let (_dir, profile, suite) = live_fixture();
+    write(
+        &suite,
+        "health.yaml",
+        "name: health\ncategory: health\nseverity: high\nlevel: must\nsteps:\n  - name: get\n    request: { method: GET, path: /health }\n    expect: { status: 200 }\n",
+    );
+    write(
+        &suite,
+        "optional.yaml",
+        "name: optional\ncategory: health\nseverity: low\nlevel: may\nrequires: [a_capability_nobody_has]\nsteps:\n  - name: get\n    request: { method: GET, path: /health }\n    expect: { status: 200 }\n",
+    );
+    let (code, out) = run_on(&suite, &profile, &["--certify".as_ref()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("CERTIFIED (every must requirement ran and passed)"),
+        "{out}"
+    );
+}

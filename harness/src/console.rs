@@ -151,8 +151,9 @@ pub fn failure_details(report: &RunReport) -> String {
             ));
             for t in l.thresholds.iter().filter(|t| !t.passed) {
                 out.push_str(&format!(
-                    "    threshold `{}`: observed {} {}\n",
-                    t.expression, t.observed, t.unit
+                    "    threshold `{}`: {}\n",
+                    t.expression,
+                    t.observation()
                 ));
             }
             for n in &l.notes {

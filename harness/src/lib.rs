@@ -43,4 +43,6 @@ pub use spec::errors::{ParseError, ParseErrors};
 pub use spec::locate::Pos;
 pub use spec::model;
 pub use spec::model::{library_schema, profile_schema, scenario_schema};
-pub use suite::{check_scenario_text, digest_of, Suite, SuiteScenario};
+pub use suite::{
+    check_scenario_text, conformance_html, conformance_markdown, digest_of, Suite, SuiteScenario,
+};

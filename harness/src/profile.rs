@@ -128,6 +128,37 @@ impl Profile {
                 }
             }
         }
+        for (i, r) in spec.resources.iter().enumerate() {
+            let at = root.key("resources").index(i);
+            for (j, op) in r.created_by.iter().enumerate() {
+                if let Err(e) = parse_operation(op) {
+                    errors.push(ParseError::at(
+                        file,
+                        &index,
+                        &at.key("created_by").index(j),
+                        true,
+                        e,
+                    ));
+                }
+            }
+            let mut bad = |key: &str, msg: String| {
+                errors.push(ParseError::at(file, &index, &at.key(key), true, msg))
+            };
+            match parse_operation(&r.delete) {
+                Err(e) => bad("delete", e),
+                Ok((_, path)) if !path.contains("{id}") => bad(
+                    "delete",
+                    format!(
+                        "`{}` does not say where the id goes: write `{{id}}` in the path",
+                        r.delete
+                    ),
+                ),
+                Ok(_) => {}
+            }
+            if let Err(e) = crate::run::assert::parse_json_path(&r.id) {
+                bad("id", format!("invalid JSONPath `{}`: {e}", r.id));
+            }
+        }
         if !errors.is_empty() {
             return Err(ParseErrors(errors));
         }
@@ -178,4 +209,22 @@ impl Profile {
             None => self.spec.base_url.clone(),
         }
     }
+}
+
+/// `POST /api/v1/flows` → (`POST`, `/api/v1/flows`): an operation as a profile names it.
+pub(crate) fn parse_operation(text: &str) -> Result<(reqwest::Method, String), String> {
+    let mut parts = text.split_whitespace();
+    let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "expected `METHOD /path` (e.g. `DELETE /api/v1/flows/{{id}}`), found `{text}`"
+        ));
+    };
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("`{method}` is not an HTTP method"))?;
+    if !path.starts_with('/') || path.contains('?') {
+        return Err(format!(
+            "`{path}`: expected a path that starts with `/`, without a query"
+        ));
+    }
+    Ok((method, path.to_string()))
 }

@@ -257,6 +257,7 @@ async fn send(
                     headers,
                     body: body.to_vec(),
                     duration,
+                    final_url: None,
                 }),
                 Err(e) => Err(transport_message(&e)),
             }

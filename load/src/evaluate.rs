@@ -26,7 +26,7 @@ pub fn completion_rate(flows: &FlowCompletion) -> Option<f64> {
 }
 
 /// Judges every threshold. A rule whose metric measured nothing (no request with that
-/// name was made, no flow was polled) fails with observed 0: nothing measured is never
+/// name was made, no flow was polled) fails with `no_samples`: nothing measured is never
 /// a pass.
 pub fn evaluate(thresholds: &[Threshold], observed: &Observed<'_>) -> Vec<ThresholdResult> {
     thresholds
@@ -39,6 +39,7 @@ pub fn evaluate(thresholds: &[Threshold], observed: &Observed<'_>) -> Vec<Thresh
                 observed: value.map(round3).unwrap_or(0.0),
                 unit: t.metric.unit().to_string(),
                 passed: value.is_some_and(|v| t.op.holds(v, t.limit)),
+                no_samples: value.is_none(),
             }
         })
         .collect()

@@ -52,10 +52,14 @@ pub async fn run_scenario(
         Ok(plan) => plan,
         Err(message) => return error_result(scenario, &message),
     };
-    match run_load(plan, options.clone()).await {
+    let mut result = match run_load(plan, options.clone()).await {
         Ok(result) => result,
         Err(e) => error_result(scenario, &e.to_string()),
-    }
+    };
+    result.level = scenario.scenario.level;
+    result.remediation = scenario.scenario.remediation.clone();
+    result.fails_when = scenario.scenario.fails_when.clone();
+    result
 }
 
 /// The result of a phase that could not run.
@@ -65,6 +69,7 @@ pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
         id: scenario.id.clone(),
         name: sc.name.clone(),
         severity: sc.severity,
+        level: sc.level,
         outcome: Outcome::Error,
         users: sc.load.as_ref().map(|l| l.users).unwrap_or(0),
         duration_ms: 0,
@@ -74,5 +79,7 @@ pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
         flows: None,
         notes: vec![format!("the load phase could not run: {message}")],
         smoke: None,
+        remediation: sc.remediation.clone(),
+        fails_when: sc.fails_when.clone(),
     }
 }

@@ -162,6 +162,7 @@ pub(crate) fn summarise(
         id: plan.id.clone(),
         name: plan.name.clone(),
         severity: plan.severity,
+        level: Default::default(),
         outcome,
         users: plan.users as u64,
         duration_ms: wall.as_millis() as u64,
@@ -171,6 +172,8 @@ pub(crate) fn summarise(
         flows,
         notes,
         smoke: plan.smoke.clone(),
+        remediation: None,
+        fails_when: None,
     }
 }
 
@@ -292,11 +295,10 @@ pub fn render_summary(result: &LoadResult) -> String {
         for t in &result.thresholds {
             let _ = writeln!(
                 out,
-                "    {}  {:<40} observed {} {}",
+                "    {}  {:<40} {}",
                 if t.passed { "PASS" } else { "FAIL" },
                 t.expression,
-                t.observed,
-                t.unit
+                t.observation()
             );
         }
     }

@@ -12,6 +12,7 @@ pub mod model;
 mod output;
 mod redact;
 pub mod render;
+mod verdict;
 
 pub use diff::{
     comparability, diff, diff_with_floor, render_diff_text, RunDiff, DEFAULT_NOISE_FLOOR_MS,

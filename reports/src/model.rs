@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::verdict::Verdict;
+
 /// Bumped on any incompatible change to the JSON shape.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -51,6 +53,10 @@ pub struct Selection {
     /// sha256 over the suite's files (see `flowgate_harness::Suite::digest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suite_digest: Option<String>,
+    /// `--certify`: the run refused filters that drop a `must`, and is certified only if
+    /// every `must` ran and passed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub certify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +87,12 @@ pub struct TargetInfo {
     /// (`$.database.backend`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// The profile lets the client follow redirects (`follow_redirects: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follows_redirects: bool,
+    /// The profile's `cleanup` setting; absent when it declares no `resources` to clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<bool>,
 }
 
 /// How bad a failing check is. Ordered: `Critical` is the most severe. Scenario files
@@ -115,6 +127,52 @@ impl Severity {
             Severity::High => "high",
             Severity::Moderate => "moderate",
             Severity::Low => "low",
+        }
+    }
+}
+
+/// How binding a scenario's requirement is (RFC 2119). `--certify` needs every `must`
+/// to run and pass; reports give a pass rate per level.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// An implementation that fails it does not conform.
+    #[default]
+    Must,
+    /// Expected of a good implementation; a failure needs a reason.
+    Should,
+    /// Optional behaviour (a test hook, a capability few targets have).
+    May,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::Must, Level::Should, Level::May];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::May => "may",
+        }
+    }
+    /// `MUST`, `SHOULD`, `MAY`, as RFC 2119 writes them.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
         }
     }
 }
@@ -161,6 +219,12 @@ pub struct ScenarioResult {
     /// concurrency | performance | load | ... (free text, lower snake case).
     pub category: String,
     pub severity: Severity,
+    /// The requirement's level (`must` when a result predates levels).
+    #[serde(default)]
+    pub level: Level,
+    /// The requirement the scenario checks, in one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +232,10 @@ pub struct ScenarioResult {
     /// Shown in reports when the scenario fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
+    /// The scenario's own words on what makes it fail, shown as context ("this check
+    /// fails when …") under the finding, which is always what was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_when: Option<String>,
     pub outcome: Outcome,
     pub duration_ms: u64,
     pub steps: Vec<StepResult>,
@@ -179,6 +247,21 @@ pub struct ScenarioResult {
     /// stays `Failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<Waiver>,
+    /// What the scenario created on the target and what the harness removed afterwards
+    /// (absent when the profile declares no `resources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<Cleanup>,
+}
+
+/// Resources a scenario created on the target, and their removal after its teardown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cleanup {
+    pub created: usize,
+    pub deleted: usize,
+    /// `DELETE /api/v1/flows/… → 500`, one per resource that is still there (or whose
+    /// removal was not attempted because the profile says `cleanup: false`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<String>,
 }
 
 /// One step (request, poll, parallel, for_each iteration...).
@@ -234,6 +317,10 @@ pub struct Exchange {
     pub duration_ms: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// The URL that finally answered, when the client followed redirects to it
+    /// (profile `follow_redirects: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirected_to: Option<String>,
 }
 
 /// A figure compared with a target: one row of the performance table.
@@ -279,6 +366,8 @@ pub struct LoadResult {
     pub id: String,
     pub name: String,
     pub severity: Severity,
+    #[serde(default)]
+    pub level: Level,
     pub outcome: Outcome,
     pub users: u64,
     pub duration_ms: u64,
@@ -297,6 +386,12 @@ pub struct LoadResult {
     /// `validate`): a smoke load, never "load testing complete".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smoke: Option<String>,
+    /// What to fix when the phase fails (from its scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// The scenario's own words on what makes it fail: context, never the finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_when: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,6 +418,30 @@ pub struct ThresholdResult {
     pub observed: f64,
     pub unit: String,
     pub passed: bool,
+    /// Nothing was measured (no request of that name was made, no flow was polled):
+    /// `observed` means nothing and the threshold failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_samples: bool,
+}
+
+impl ThresholdResult {
+    /// `12.5 ms`, `99.0 %`, or `no samples`.
+    pub fn observed_text(&self) -> String {
+        if self.no_samples {
+            "no samples".to_string()
+        } else {
+            crate::render::fmt_value(self.observed, &self.unit)
+        }
+    }
+
+    /// `observed 12.5 ms`, or `no samples` when nothing was measured.
+    pub fn observation(&self) -> String {
+        if self.no_samples {
+            "no samples".to_string()
+        } else {
+            format!("observed {}", self.observed_text())
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -350,6 +469,10 @@ pub struct SelfCheck {
     /// Scenarios that failed against the correct server (should be empty).
     #[serde(default)]
     pub false_alarms: Vec<String>,
+    /// Each defect's run stopped at its first catcher (`selfcheck --quick`): the
+    /// catchers are a lower bound and redundancy is not measured.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quick: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -367,6 +490,16 @@ impl SelfCheck {
             return 0.0;
         }
         self.caught() as f64 / self.defects.len() as f64
+    }
+
+    /// Defects that exactly one scenario catches: a suite that certifies releases should
+    /// not rest on one scenario per bug class (meaningless with `quick`).
+    pub fn single_catchers(&self) -> Vec<&str> {
+        self.defects
+            .iter()
+            .filter(|d| d.caught_by.len() == 1)
+            .map(|d| d.defect.as_str())
+            .collect()
     }
 
     /// Defects caught by at least one scenario.
@@ -401,25 +534,6 @@ impl Summary {
     }
 }
 
-/// The run's verdict under its gating policy. Only `Pass` and `PassWithWaivers` exit 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// No gating failure, no infrastructure error, every category of the suite tested
-    /// (or the run was filtered on purpose): exit 0.
-    Pass,
-    /// As `Pass`, but some failures are waived: exit 0, READY WITH WAIVERS.
-    PassWithWaivers,
-    /// A gating check failed: exit 1, NOT PRODUCTION READY.
-    Fail,
-    /// Categories of the suite ran no check in an unfiltered run: exit 1.
-    Untested,
-    /// Nothing was checked (no scenario selected, or every one skipped): exit 1.
-    NoVerdict,
-    /// An infrastructure error stopped a check: exit 3.
-    Error,
-}
-
 impl RunReport {
     /// A report with no results yet; producers push scenarios and load results into it.
     pub fn new(target: TargetInfo, policy: GatingPolicy, started_at: DateTime<Utc>) -> Self {
@@ -440,6 +554,19 @@ impl RunReport {
             selfcheck: None,
             selection: Selection::default(),
         }
+    }
+
+    /// What the run's scenarios created on the target and what is left of it, summed
+    /// over the scenarios; `None` when no scenario tracked its resources.
+    pub fn cleanup_totals(&self) -> Option<Cleanup> {
+        let mut total: Option<Cleanup> = None;
+        for c in self.scenarios.iter().filter_map(|s| s.cleanup.as_ref()) {
+            let t = total.get_or_insert_with(Cleanup::default);
+            t.created += c.created;
+            t.deleted += c.deleted;
+            t.left_behind.extend(c.left_behind.iter().cloned());
+        }
+        total
     }
 
     /// Every check's (id, name, severity, outcome): scenarios, then load phases.
@@ -468,74 +595,6 @@ impl RunReport {
         }
         s
     }
-
-    /// True when this failure makes the run fail under the policy.
-    pub fn is_gating(&self, severity: Severity) -> bool {
-        match self.policy.fail_on {
-            None => true,
-            Some(threshold) => severity <= threshold,
-        }
-    }
-
-    /// The verdict, in this order: nothing checked is no verdict (a typo in a CI path
-    /// must never give a green gate); infrastructure errors win over failures (a run that
-    /// could not check something cannot be signed off, and CI must tell "broken target"
-    /// from "broken release"); then gating failures; then categories left untested by an
-    /// unfiltered run; then waivers.
-    pub fn verdict(&self) -> Verdict {
-        let s = self.summary();
-        if s.total == s.skipped {
-            return Verdict::NoVerdict;
-        }
-        let mut verdict = Verdict::Pass;
-        for (_, _, severity, outcome) in self.checks() {
-            match outcome {
-                Outcome::Error => return Verdict::Error,
-                Outcome::Failed if self.is_gating(severity) => verdict = Verdict::Fail,
-                _ => {}
-            }
-        }
-        if verdict == Verdict::Fail {
-            return verdict;
-        }
-        if self.selection.filters.is_empty() && !self.untested_categories().is_empty() {
-            return Verdict::Untested;
-        }
-        if s.waived > 0 {
-            return Verdict::PassWithWaivers;
-        }
-        verdict
-    }
-
-    /// Categories of the suite in which no check ran (all skipped, or none selected).
-    pub fn untested_categories(&self) -> Vec<&str> {
-        let mut tested: Vec<&str> = Vec::new();
-        for s in &self.scenarios {
-            if s.outcome != Outcome::Skipped {
-                tested.push(s.category.as_str());
-            }
-        }
-        if self.load.iter().any(|l| l.outcome != Outcome::Skipped) {
-            tested.push("load");
-        }
-        self.selection
-            .suite_categories
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !tested.contains(c))
-            .collect()
-    }
-
-    /// The documented exit code for this verdict: 0 ready (with or without waivers),
-    /// 1 not ready (a gating failure, an untested category, nothing checked), 3
-    /// infrastructure error. (2, invalid input, never comes from a finished run.)
-    pub fn exit_code(&self) -> i32 {
-        match self.verdict() {
-            Verdict::Pass | Verdict::PassWithWaivers => 0,
-            Verdict::Fail | Verdict::Untested | Verdict::NoVerdict => 1,
-            Verdict::Error => 3,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -550,6 +609,8 @@ mod tests {
             version: None,
             defects: vec![],
             database: None,
+            follows_redirects: false,
+            cleanup: None,
         };
         let mut r = RunReport::new(target, GatingPolicy { fail_on }, Utc::now());
         for (i, (severity, outcome)) in outcomes.iter().enumerate() {
@@ -559,14 +620,18 @@ mod tests {
                 file: format!("s{i}.yaml"),
                 category: "health".into(),
                 severity: *severity,
+                level: Level::Must,
+                requirement: None,
                 tags: vec![],
                 description: None,
                 remediation: None,
+                fails_when: None,
                 outcome: *outcome,
                 duration_ms: 1,
                 steps: vec![],
                 measurements: vec![],
                 waiver: None,
+                cleanup: None,
             });
         }
         r

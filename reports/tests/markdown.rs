@@ -192,10 +192,11 @@ fn complex_report_lists_every_kind_of_outcome() {
     assert!(md.contains("Waiver expired on 2026-10-31 (owner: bob@example.com"));
     assert!(md.contains("waived until 2026-12-31 by alice@example.com"));
     assert!(md.contains("**Detection rate**: 75.0% (3/4 defects caught)"));
-    // Tables: performance (1 measurement + 2 thresholds) and the self-check (4 defects).
+    // Tables: performance (1 measurement + 3 thresholds, one with no samples) and the
+    // self-check (4 defects).
     let tables = table_rows(&md);
     assert_eq!(tables.len(), 2, "{tables:?}");
-    assert_eq!(tables[0].len(), 1 + 3);
+    assert_eq!(tables[0].len(), 1 + 4);
     assert_eq!(tables[1].len(), 1 + 4);
     // The pipe in a scenario name did not split a cell, and the name reads back intact.
     assert!(md.contains("Pipes \\| and \\<tags\\> \\& \\`ticks\\` \\*stars\\*"));

@@ -30,6 +30,7 @@ fn with_suite(mut r: RunReport, categories: &[&str], filters: &[&str]) -> RunRep
         suite_scenarios: 10,
         filters: filters.iter().map(|f| f.to_string()).collect(),
         suite_digest: None,
+        certify: false,
     };
     r
 }
@@ -163,4 +164,21 @@ fn an_old_result_file_without_a_selection_still_gets_a_verdict() {
     let r = common::passing_run();
     assert_eq!(r.selection, Selection::default());
     assert_eq!(r.verdict(), Verdict::Pass);
+}
+
+#[test]
+fn certify_with_a_must_that_did_not_pass_is_not_certified_and_exit_1() {
+    let mut r = with_suite(common::passing_run(), &[], &[]);
+    r.selection.certify = true;
+    assert_eq!(r.verdict(), Verdict::Pass, "every must passed");
+    assert!(status_words(&r).contains("CERTIFIED (every must requirement ran and passed)"));
+    // A must that failed below the gating threshold still blocks certification.
+    r.policy.fail_on = Some(Severity::Critical);
+    let first = &mut r.scenarios[0];
+    first.level = Level::Must;
+    first.severity = Severity::Low;
+    first.outcome = Outcome::Failed;
+    assert_eq!(r.verdict(), Verdict::NotCertified);
+    assert_eq!(r.exit_code(), 1);
+    insta::assert_snapshot!(verdict_of(&r));
 }

@@ -56,8 +56,8 @@ async fn operations(ctx: Ctx) {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/flows",
-        "/api/v1/flows/{id}",
-        "/api/v1/flows/{id}/input",
+        "/api/v1/flows/{flow_id}",
+        "/api/v1/flows/{flow_id}/input",
         "/api/v1/unified-discovery/flow/initialize",
         "/health",
     ] {

@@ -97,6 +97,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         suite_scenarios: 1,
         filters: vec![format!("load phase only: flowgate load {}", scenario.id)],
         suite_digest: Some(suite.digest.clone()),
+        certify: false,
     };
     crate::build_info::stamp(&mut report);
     let secrets: Vec<String> = profile.masker.secrets().to_vec();

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod docs;
 pub mod evidence;
 pub mod load;
 pub mod report;

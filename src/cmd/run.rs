@@ -3,7 +3,9 @@
 
 use crate::exit::{CliError, CmdResult, INVALID, OK};
 use flowgate_harness::console::{failure_details, ConsoleProgress};
-use flowgate_harness::{probe_target, run_suite, ProcessEnv, Profile, RunOptions, Suite};
+use flowgate_harness::{
+    probe_target, run_suite, LoadRunner, ProcessEnv, Profile, RunOptions, Suite,
+};
 use flowgate_reports::Outcome;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +25,15 @@ pub struct RunArgs {
     /// Stop scheduling scenarios after the first failure (the rest are skipped).
     #[arg(long)]
     fail_fast: bool,
+    /// Also run the suite's load scenarios (their traffic is heavy: without this flag, or
+    /// `allow_load: true` in the profile, they are left out and the report says so).
+    #[arg(long)]
+    load: bool,
+    /// Certified mode: refuse (exit 2, before sending anything) a run that would leave
+    /// out a `must` requirement, and mark the report certified only if every `must` ran
+    /// and passed (else the verdict is NOT CERTIFIED, exit 1).
+    #[arg(long)]
+    certify: bool,
     /// Run only the scenarios that failed or errored in this earlier result (its
     /// report.json), against the same suite.
     #[arg(long, value_name = "RESULT.json")]
@@ -163,6 +174,19 @@ pub async fn run(args: RunArgs) -> CmdResult {
         None => None,
     };
 
+    let opts = run_options(&args, &profile, policy.fail_on, waivers.clone(), only_ids);
+    if args.certify {
+        let dropped = opts.dropped_musts(&suite, &profile);
+        if !dropped.is_empty() {
+            return Err(CliError::invalid(format!(
+                "--certify: {} must requirement{} would not run, so the run could not be certified; nothing was sent:\n  {}",
+                dropped.len(),
+                if dropped.len() == 1 { "" } else { "s" },
+                dropped.join("\n  ")
+            )));
+        }
+    }
+
     let mut spawned = None;
     if let Some(command) = &args.spawn {
         let mut s = Spawned::start(command)?;
@@ -174,7 +198,7 @@ pub async fn run(args: RunArgs) -> CmdResult {
         spawned = Some(s);
     }
 
-    let result = run_checks(&args, &suite, &profile, policy.fail_on, waivers, only_ids).await;
+    let result = run_checks(&args, &suite, &profile, opts, waivers).await;
     if let Some(s) = spawned {
         s.stop().await;
     }
@@ -221,17 +245,15 @@ fn failed_ids(path: &std::path::Path, suite: &Suite) -> Result<Option<Vec<String
     Ok(Some(ids))
 }
 
-async fn run_checks(
+fn run_options(
     args: &RunArgs,
-    suite: &Suite,
     profile: &Profile,
     fail_on: Option<flowgate_reports::Severity>,
     waivers: Option<flowgate_reports::Waivers>,
     only_ids: Option<(Vec<String>, String)>,
-) -> CmdResult {
-    probe_target(profile).await.map_err(CliError::infra)?;
+) -> RunOptions {
     let progress = Arc::new(ConsoleProgress::new(args.select.quiet));
-    let opts = RunOptions {
+    RunOptions {
         tags: args.select.tags.clone(),
         skip_tags: args.select.skip_tags.clone(),
         names: args.select.names.clone(),
@@ -239,11 +261,24 @@ async fn run_checks(
         fail_fast: args.fail_fast,
         fail_on,
         progress: Some(progress),
-        // Load scenarios run as declared (`flowgate load --duration` shortens one).
-        load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner::default())),
-        waivers: waivers.clone().map(Arc::new),
+        // Load scenarios run as declared (`flowgate load --duration` shortens one), and
+        // only when asked: a target that is not ours gets no load it did not agree to.
+        load_runner: (args.load || profile.spec.allow_load)
+            .then(|| Arc::new(flowgate_load::GooseLoadRunner::default()) as Arc<dyn LoadRunner>),
+        waivers: waivers.map(Arc::new),
         only_ids,
-    };
+        certify: args.certify,
+    }
+}
+
+async fn run_checks(
+    args: &RunArgs,
+    suite: &Suite,
+    profile: &Profile,
+    opts: RunOptions,
+    waivers: Option<flowgate_reports::Waivers>,
+) -> CmdResult {
+    probe_target(profile).await.map_err(CliError::infra)?;
     let mut report = run_suite(suite, profile, opts).await;
     crate::build_info::stamp(&mut report);
 

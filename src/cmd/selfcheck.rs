@@ -102,6 +102,7 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
     let selfcheck = SelfCheck {
         defects: detections,
         false_alarms,
+        quick: args.quick,
     };
     let rate = selfcheck.detection_rate();
     let caught = selfcheck.caught();
@@ -111,6 +112,26 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         selfcheck.defects.len(),
         selfcheck.false_alarms.len()
     );
+    if args.quick {
+        println!("redundancy: not measured (--quick stops at each defect's first catcher)");
+    } else {
+        let single = selfcheck.single_catchers();
+        let min = selfcheck
+            .defects
+            .iter()
+            .map(|d| d.caught_by.len())
+            .min()
+            .unwrap_or(0);
+        println!(
+            "redundancy: every defect caught by at least {min} scenario{}{}",
+            if min == 1 { "" } else { "s" },
+            if single.is_empty() {
+                String::new()
+            } else {
+                format!("; caught by one only: {}", single.join(", "))
+            }
+        );
+    }
     let sound = caught == selfcheck.defects.len() && selfcheck.false_alarms.is_empty();
     baseline.selfcheck = Some(selfcheck);
     crate::build_info::stamp(&mut baseline);

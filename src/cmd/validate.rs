@@ -95,6 +95,7 @@ async fn run_checks(
         progress: Some(Arc::new(ConsoleProgress::new(args.select.quiet))),
         waivers: None,
         only_ids: None,
+        certify: false,
         // validate is a gate, not a soak: load phases run short and bounded here
         // (`flowgate load` runs them as declared).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner {

@@ -17,6 +17,8 @@ pub struct ResponseData {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub duration: Duration,
+    /// The URL that answered, when redirects were followed to it.
+    pub final_url: Option<String>,
 }
 
 impl ResponseData {
@@ -351,6 +353,21 @@ pub fn check_operators(
             return Err(mismatch(subject, op, bound.to_string(), Some(v)));
         }
     }
+    if let Some(wanted) = &ops.in_order {
+        if !holds_in_order(v, wanted) {
+            return Err(mismatch(
+                subject,
+                "in_order",
+                Value::Array(wanted.clone()).to_string(),
+                Some(v),
+            ));
+        }
+    }
+    if let Some(want) = ops.increasing {
+        if want != is_increasing(v) {
+            return Err(mismatch(subject, "increasing", want.to_string(), Some(v)));
+        }
+    }
     if let Some(want) = ops.not_empty {
         let empty = match v {
             Value::Null => true,
@@ -364,6 +381,24 @@ pub fn check_operators(
         }
     }
     Ok(())
+}
+
+/// `wanted` is a subsequence of the array `v`.
+fn holds_in_order(v: &Value, wanted: &[Value]) -> bool {
+    let Value::Array(items) = v else { return false };
+    let mut rest = items.iter();
+    wanted
+        .iter()
+        .all(|w| rest.by_ref().any(|item| values_equal(item, w)))
+}
+
+/// An array of numbers, or of strings, each strictly greater than the one before.
+fn is_increasing(v: &Value) -> bool {
+    let Value::Array(items) = v else { return false };
+    items.windows(2).all(|pair| match (&pair[0], &pair[1]) {
+        (Value::String(a), Value::String(b)) => a < b,
+        (a, b) => matches!((num(a), num(b)), (Some(x), Some(y)) if x < y),
+    })
 }
 
 /// The status codes a `status` spec allows (a template is interpolated first).
@@ -418,10 +453,16 @@ pub fn check_expect(expect: &Expect, resp: &ResponseData, vars: &Vars) -> Result
             } else {
                 format!("one of {codes:?}")
             };
+            // A redirect's answer is elsewhere: say where, or the failure hides it.
+            let location = match resp.header("location") {
+                Some(l) if (300..400).contains(&resp.status) => format!(" (Location: {l})"),
+                None if (300..400).contains(&resp.status) => " (no Location header)".to_string(),
+                _ => String::new(),
+            };
             return Err(Mismatch {
-                message: format!("expected status {want}, got {}", resp.status),
+                message: format!("expected status {want}, got {}{location}", resp.status),
                 expected: format!("status {want}"),
-                actual: format!("status {}", resp.status),
+                actual: format!("status {}{location}", resp.status),
             });
         }
     }
@@ -526,6 +567,8 @@ fn has_positive_check(ops: &Operators) -> bool {
         || ops.lt.is_some()
         || ops.lte.is_some()
         || ops.not_empty.is_some()
+        || ops.in_order.is_some()
+        || ops.increasing.is_some()
 }
 
 /// An operator that an absent value satisfies.
@@ -562,5 +605,30 @@ mod tests {
             q("$.items[?@.id > 5]").as_ref()
         )
         .is_ok());
+    }
+
+    #[test]
+    fn order_operators() {
+        let v =
+            json!({"kinds": ["created", "started", "x", "done"], "seq": [1, 2, 5], "flat": [1, 1]});
+        let q = |p: &str| query_json(p, &v).unwrap();
+        let holds =
+            |spec: Value, path: &str| check_assertion(path, &spec, q(path).as_ref()).is_ok();
+        assert!(holds(
+            json!({"in_order": ["started", "done"]}),
+            "$.kinds[*]"
+        ));
+        assert!(holds(json!({"in_order": []}), "$.kinds[*]"));
+        assert!(!holds(
+            json!({"in_order": ["done", "started"]}),
+            "$.kinds[*]"
+        ));
+        assert!(!holds(
+            json!({"in_order": ["started", "started"]}),
+            "$.kinds[*]"
+        ));
+        assert!(holds(json!({"increasing": true}), "$.seq[*]"));
+        assert!(!holds(json!({"increasing": true}), "$.flat[*]"));
+        assert!(holds(json!({"increasing": false}), "$.flat[*]"));
     }
 }

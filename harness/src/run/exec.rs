@@ -8,6 +8,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) profile: &'a Profile,
     pub(crate) client: reqwest::Client,
     pub(crate) measurements: Mutex<Vec<Measurement>>,
+    /// What this scenario created on the target (removed after its teardown).
+    pub(crate) created: Mutex<Vec<cleanup::Created>>,
 }
 
 /// One request's outcome inside a step.
@@ -28,12 +30,17 @@ impl Sent {
                 .map(|r| r.duration.as_secs_f64() * 1000.0)
                 .unwrap_or(0.0),
             identity: self.req.identity.clone(),
+            redirected_to: self.resp.as_ref().ok().and_then(|r| r.final_url.clone()),
         }
     }
 
     pub(crate) fn failure(&self, m: Mismatch) -> Failure {
+        let followed = match self.resp.as_ref().ok().and_then(|r| r.final_url.as_deref()) {
+            Some(url) => format!(" (after following redirects to {url})"),
+            None => String::new(),
+        };
         Failure {
-            message: m.message,
+            message: format!("{}{followed}", m.message),
             expected: Some(m.expected),
             actual: Some(m.actual),
             response_excerpt: self
@@ -111,6 +118,14 @@ impl<'a> Exec<'a> {
                 ));
             }
             result.steps.push(group);
+        }
+        if !self.profile.spec.resources.is_empty() {
+            let created = self
+                .created
+                .lock()
+                .map(|mut list| std::mem::take(&mut *list))
+                .unwrap_or_default();
+            result.cleanup = Some(cleanup::remove_all(&self.client, self.profile, created).await);
         }
         result.outcome = outcome;
         result.measurements = self
@@ -229,6 +244,13 @@ impl<'a> Exec<'a> {
             curl: None,
         })?;
         let resp = send(&self.client, &req).await.map_err(|e| e.message);
+        if let Ok(r) = &resp {
+            if let Some(c) = cleanup::created_by(self.profile, &req, r) {
+                if let Ok(mut list) = self.created.lock() {
+                    list.push(c);
+                }
+            }
+        }
         Ok(Sent { req, resp })
     }
 

@@ -192,10 +192,16 @@ pub(crate) fn describe_transport_error(e: &reqwest::Error, timeout: Duration) ->
     }
 }
 
-/// The HTTP client of a run: one per run, connection pooling, rustls.
-pub fn build_client() -> Result<reqwest::Client, String> {
+/// The HTTP client of a run: one per run, connection pooling, rustls. Redirects are
+/// answers to check unless the profile says to follow them.
+pub fn build_client(follow_redirects: bool) -> Result<reqwest::Client, String> {
+    let policy = if follow_redirects {
+        reqwest::redirect::Policy::limited(10)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(policy)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -266,6 +272,7 @@ async fn send_once(
     let started = Instant::now();
     let resp = builder.send().await.map_err(SendError::new)?;
     let status = resp.status().as_u16();
+    let final_url = (resp.url().as_str() != req.url).then(|| resp.url().to_string());
     let headers = header_pairs(resp.headers());
     let body = resp.bytes().await.map_err(SendError::new)?.to_vec();
     Ok(ResponseData {
@@ -273,6 +280,7 @@ async fn send_once(
         headers,
         body,
         duration: started.elapsed(),
+        final_url,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod assert;
 mod capture;
+mod cleanup;
 mod exec;
 pub(crate) mod http;
 mod mask;
@@ -98,6 +99,8 @@ pub struct RunOptions {
     /// Run only these scenario ids (exact; empty: no such filter), and how the filter is
     /// named in the report (e.g. `--rerun-failed report.json`).
     pub only_ids: Option<(Vec<String>, String)>,
+    /// `--certify`: the report is certified only if every `must` ran and passed.
+    pub certify: bool,
 }
 
 impl RunOptions {
@@ -120,14 +123,46 @@ impl RunOptions {
         }
         if self.load_runner.is_none() && suite.scenarios.iter().any(|s| s.scenario.load.is_some()) {
             // Load phases need a load runner; without one they are skipped on purpose.
-            filters.push("load phases not run".to_string());
+            filters.push("load phases not run (no --load)".to_string());
         }
         flowgate_reports::Selection {
             suite_categories: categories,
             suite_scenarios: suite.scenarios.len(),
             filters,
             suite_digest: Some(suite.digest.clone()),
+            certify: self.certify,
         }
+    }
+
+    /// The `must` scenarios this run would not run, each with why: left out by a filter,
+    /// a load phase without a load runner, or a capability the profile lacks.
+    /// `--certify` refuses to start while there is one.
+    pub fn dropped_musts(&self, suite: &Suite, profile: &Profile) -> Vec<String> {
+        suite
+            .scenarios
+            .iter()
+            .filter(|s| s.scenario.level == flowgate_reports::Level::Must)
+            .filter_map(|s| {
+                let why = if !self.selects(s) {
+                    "left out by the filters".to_string()
+                } else if s.scenario.load.is_some() && self.load_runner.is_none() {
+                    "a load phase, and load is not enabled (--load)".to_string()
+                } else {
+                    let missing: Vec<&str> = s
+                        .scenario
+                        .requires
+                        .iter()
+                        .filter(|c| !profile.spec.capabilities.contains(c))
+                        .map(String::as_str)
+                        .collect();
+                    if missing.is_empty() {
+                        return None;
+                    }
+                    format!("needs capability {} of the profile", missing.join(", "))
+                };
+                Some(format!("{} ({why})", s.id))
+            })
+            .collect()
     }
 
     /// Whether a scenario passes the tag and name filters.
@@ -160,7 +195,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let started_at = Utc::now();
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().to_string();
-    let client = build_client();
+    let client = build_client(profile.spec.follow_redirects);
     let target = match &client {
         Ok(c) => probe_with(c, profile)
             .await
@@ -300,7 +335,7 @@ async fn run_one(
             }
             None => Done::Scenario(skipped_result(
                 s,
-                "load scenario: no load runner in this command (use `flowgate load`)",
+                "load scenario: not run without --load (or `allow_load: true` in the profile); `flowgate load` runs one alone",
             )),
         };
     }
@@ -309,6 +344,7 @@ async fn run_one(
         profile,
         client,
         measurements: Mutex::new(Vec::new()),
+        created: Mutex::new(Vec::new()),
     };
     let mut result = exec.run_scenario(s, run_id).await;
     mask_scenario(&mut result, &profile.masker);

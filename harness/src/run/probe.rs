@@ -4,7 +4,7 @@ use super::*;
 
 /// What the target says about itself, read from its health URL.
 pub async fn probe_target(profile: &Profile) -> Result<TargetInfo, String> {
-    let client = build_client()?;
+    let client = build_client(profile.spec.follow_redirects)?;
     probe_with(&client, profile).await
 }
 
@@ -59,5 +59,7 @@ pub(crate) fn unprobed_target(profile: &Profile) -> TargetInfo {
         version: None,
         defects: Vec::new(),
         database: None,
+        follows_redirects: profile.spec.follow_redirects,
+        cleanup: (!profile.spec.resources.is_empty()).then_some(profile.spec.cleanup),
     }
 }

@@ -15,14 +15,18 @@ pub(crate) fn base_result(s: &SuiteScenario) -> ScenarioResult {
         file: s.file.clone(),
         category: s.scenario.category.clone(),
         severity: s.scenario.severity,
+        level: s.scenario.level,
+        requirement: Some(s.scenario.requirement_text().to_string()),
         tags: s.scenario.tags.clone(),
         description: s.scenario.description.clone(),
         remediation: s.scenario.remediation.clone(),
+        fails_when: s.scenario.fails_when.clone(),
         outcome: Outcome::Passed,
         duration_ms: 0,
         steps: Vec::new(),
         measurements: Vec::new(),
         waiver: None,
+        cleanup: None,
     }
 }
 

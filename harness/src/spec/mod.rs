@@ -7,6 +7,7 @@
 pub(crate) mod errors;
 pub(crate) mod locate;
 pub mod model;
+mod target_profile;
 pub mod threshold;
 /// `100ms` or `100ms..500ms` → (min, max).
 pub fn parse_think_time(s: &str) -> Option<(std::time::Duration, std::time::Duration)> {

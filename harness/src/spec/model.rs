@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use super::target_profile::*;
+
 /// A duration written as text: `200ms`, `30s`, `1m 30s` (humantime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dur(pub Duration);
@@ -45,6 +47,9 @@ impl JsonSchema for Dur {
 /// How bad a failure of this scenario is: the result model's own type.
 pub use flowgate_reports::Severity;
 
+/// How binding a requirement is: the result model's own type.
+pub use flowgate_reports::Level;
+
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +61,17 @@ pub struct Scenario {
     /// concurrency | performance | load | your own (snake_case).
     pub category: String,
     pub severity: Severity,
+    /// How binding the requirement is: `must` (default), `should` or `may` (RFC 2119).
+    /// `run --certify` needs every `must` to run and pass.
+    #[serde(default)]
+    pub level: Level,
+    /// The requirement this scenario checks, in one sentence (default: its name). The
+    /// conformance document (`flowgate docs`) lists it.
+    #[serde(default)]
+    pub requirement: Option<String>,
+    /// Sections of the contract it checks, e.g. `API.md#errors`.
+    #[serde(default)]
+    pub cites: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -82,6 +98,18 @@ pub struct Scenario {
     /// A load phase (instead of `steps`), run by the load runner.
     #[serde(default)]
     pub load: Option<LoadPhase>,
+}
+
+impl Scenario {
+    /// The requirement as the conformance document states it: `requirement`, else the
+    /// scenario's name.
+    pub fn requirement_text(&self) -> &str {
+        self.requirement
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.name)
+    }
 }
 
 /// One step. Exactly one kind key (`request`, `poll`, `parallel`, `for_each`, `use`,
@@ -348,6 +376,13 @@ pub struct Operators {
     pub lte: Option<Value>,
     #[serde(default)]
     pub not_empty: Option<bool>,
+    /// An array that holds these values in this order, other values possibly between
+    /// them (a log's required entries without fixing the whole log).
+    #[serde(default)]
+    pub in_order: Option<Vec<Value>>,
+    /// An array of numbers (or of strings) each strictly greater than the one before.
+    #[serde(default)]
+    pub increasing: Option<bool>,
 }
 
 /// Where a captured value comes from.
@@ -549,124 +584,12 @@ pub struct Transaction {
     pub steps: Vec<Step>,
 }
 
-/// A target profile (`*.target.yaml`).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "flowgate target profile")]
-pub struct ProfileSpec {
-    pub name: String,
-    pub base_url: String,
-    /// For `--spawn` readiness and the system version in reports.
-    #[serde(default)]
-    pub health_path: Option<String>,
-    /// JSONPath in the health response for the system version.
-    #[serde(default)]
-    pub version_path: Option<String>,
-    /// JSONPath in the health response for the system name.
-    #[serde(default)]
-    pub system_path: Option<String>,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    #[serde(default)]
-    pub default_identity: Option<String>,
-    #[serde(default)]
-    pub identities: BTreeMap<String, Identity>,
-    #[serde(default)]
-    pub variables: Map<String, Value>,
-    #[serde(default)]
-    pub timeouts: Timeouts,
-    #[serde(default)]
-    pub state_machines: BTreeMap<String, StateMachine>,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Identity {
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Timeouts {
-    /// Default 10s.
-    #[serde(default)]
-    pub request: Option<Dur>,
-    /// Default 30s.
-    #[serde(default)]
-    pub poll: Option<Dur>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StateMachine {
-    #[serde(default)]
-    pub terminal: Vec<String>,
-    /// state → states it may move to directly.
-    #[serde(default)]
-    pub transitions: BTreeMap<String, Vec<String>>,
-}
-
-impl StateMachine {
-    /// Whether `to` is reachable from `from` through declared transitions (a poll samples,
-    /// so intermediate states may have been missed). Any change out of a terminal state is
-    /// illegal.
-    pub fn change_is_legal(&self, from: &str, to: &str) -> bool {
-        if from == to {
-            return true;
-        }
-        if self.terminal.iter().any(|t| t == from) {
-            return false;
-        }
-        let mut seen = std::collections::HashSet::new();
-        let mut queue = std::collections::VecDeque::from([from.to_string()]);
-        while let Some(state) = queue.pop_front() {
-            if let Some(next) = self.transitions.get(&state) {
-                for n in next {
-                    if n == to {
-                        return true;
-                    }
-                    if !self.terminal.iter().any(|t| t == n) && seen.insert(n.clone()) {
-                        queue.push_back(n.clone());
-                    }
-                }
-            }
-        }
-        false
-    }
-}
-
 /// The JSON Schema of scenario files.
 pub fn scenario_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or(Value::Null)
 }
 
-/// The JSON Schema of target profile files.
-pub fn profile_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(ProfileSpec)).unwrap_or(Value::Null)
-}
-
 /// The JSON Schema of library files.
 pub fn library_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(Library)).unwrap_or(Value::Null)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reachability() {
-        let sm: StateMachine = serde_yaml_ng::from_str(
-            "terminal: [completed, failed]\ntransitions:\n  initialized: [running]\n  running: [waiting, completed, failed]\n  waiting: [running]\n",
-        )
-        .unwrap();
-        assert!(sm.change_is_legal("initialized", "completed"));
-        assert!(sm.change_is_legal("waiting", "completed"));
-        assert!(!sm.change_is_legal("completed", "running"));
-        assert!(!sm.change_is_legal("running", "initialized"));
-        assert!(!sm.change_is_legal("running", "bogus"));
-    }
 }

@@ -18,10 +18,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 mod check;
+mod conformance;
 mod discover;
 mod names;
 
 use check::*;
+pub use conformance::{conformance_html, conformance_markdown};
 use discover::*;
 pub(crate) use names::captures_of;
 use names::*;

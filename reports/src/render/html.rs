@@ -4,9 +4,8 @@
 //! so a strict XML parser can check it.
 
 use super::{
-    category_title, checks, executive_summary, fmt_duration, fmt_value, header_facts, line,
-    perf_rows, severity_label, sign_off, status_words, success_rate_text, system_name,
-    system_version, Check,
+    category_title, checks, executive_summary, fmt_duration, header_facts, line, perf_rows,
+    severity_label, sign_off, status_words, success_rate_text, system_name, system_version, Check,
 };
 use crate::model::{LoadResult, Outcome, RunReport, Verdict};
 
@@ -117,7 +116,7 @@ pub fn render_html(report: &RunReport) -> String {
     let (vclass, vtext) = match verdict {
         Verdict::Pass | Verdict::PassWithWaivers => ("verdict-pass", format!("✔ {words}")),
         Verdict::Error => ("verdict-error", format!("⚠ {words}")),
-        Verdict::Fail | Verdict::Untested | Verdict::NoVerdict => {
+        Verdict::Fail | Verdict::Untested | Verdict::NoVerdict | Verdict::NotCertified => {
             ("verdict-fail", format!("⚠ {words}"))
         }
     };
@@ -346,6 +345,13 @@ fn failures(out: &mut String, all: &[Check<'_>]) {
                 esc(r)
             );
         }
+        if let Some(w) = c.fails_when() {
+            line!(
+                out,
+                "<p class=\"context\"><em>Context — this check fails when:</em> {}</p>",
+                esc(w)
+            );
+        }
         line!(out, "</article>");
     }
     line!(out, "</section>");
@@ -428,7 +434,7 @@ fn load_phase(out: &mut String, l: &LoadResult) {
                 "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
                 esc(&t.expression),
                 esc(t.request.as_deref().unwrap_or("all requests")),
-                esc(&fmt_value(t.observed, &t.unit))
+                esc(&t.observed_text())
             );
         }
         line!(out, "</tbody>");

@@ -18,9 +18,7 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, Writer};
 
-use super::{
-    categories, checks, finding_details, fmt_value, line, severity_label, Check, CheckSource,
-};
+use super::{categories, checks, finding_details, line, severity_label, Check, CheckSource};
 use crate::error::ReportError;
 use crate::model::{Outcome, RunReport};
 
@@ -260,14 +258,14 @@ fn details(c: &Check<'_>) -> String {
             for t in &l.thresholds {
                 line!(
                     out,
-                    "  [{}] {}{}: observed {}",
+                    "  [{}] {}{}: {}",
                     if t.passed { "met" } else { "NOT MET" },
                     t.expression,
                     t.request
                         .as_deref()
                         .map(|r| format!(" ({r})"))
                         .unwrap_or_default(),
-                    fmt_value(t.observed, &t.unit)
+                    t.observation()
                 );
             }
             line!(out);

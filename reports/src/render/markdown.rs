@@ -173,10 +173,11 @@ pub fn render_markdown(report: &RunReport) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let status = if d.caught_by.is_empty() {
-                "❌ Missed"
-            } else {
-                "✅ Caught"
+            let status = match d.caught_by.len() {
+                0 => "❌ Missed".to_string(),
+                1 if !sc.quick => "⚠️ Caught by one scenario only".to_string(),
+                n if !sc.quick => format!("✅ Caught ×{n}"),
+                _ => "✅ Caught".to_string(),
             };
             line!(
                 out,
@@ -193,6 +194,8 @@ pub fn render_markdown(report: &RunReport) -> String {
             sc.detection_rate() * 100.0,
             sc.defects.len()
         );
+        line!(out);
+        line!(out, "**Redundancy**: {}", redundancy_sentence(sc));
         line!(out);
         if sc.false_alarms.is_empty() {
             line!(
@@ -367,6 +370,13 @@ fn detailed_findings(out: &mut String, all: &[Check<'_>]) {
                     out,
                     "  - **Remediation**: make the target reachable and run the check again"
                 ),
+            }
+            if let Some(w) = c.fails_when() {
+                line!(
+                    out,
+                    "  - *Context — this check fails when*: {}",
+                    md_block(w, 4)
+                );
             }
         }
         line!(out);
@@ -565,6 +575,32 @@ pub(crate) fn code(s: &str) -> String {
         format!("{fence} {content} {fence}")
     } else {
         format!("{fence}{content}{fence}")
+    }
+}
+
+/// Whether every caught defect is caught by two scenarios or more.
+fn redundancy_sentence(sc: &crate::model::SelfCheck) -> String {
+    if sc.quick {
+        return "not measured (`--quick` stops each defect's run at its first catcher)".into();
+    }
+    let single = sc.single_catchers();
+    let min = sc
+        .defects
+        .iter()
+        .map(|d| d.caught_by.len())
+        .filter(|n| *n > 0)
+        .min()
+        .unwrap_or(0);
+    if single.is_empty() {
+        format!("every caught defect is caught by at least {min} scenarios")
+    } else {
+        format!(
+            "{} defect{} rest{} on one scenario: {}",
+            single.len(),
+            if single.len() == 1 { "" } else { "s" },
+            if single.len() == 1 { "s" } else { "" },
+            single.join(", ")
+        )
     }
 }
 

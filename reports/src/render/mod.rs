@@ -120,8 +120,22 @@ impl<'a> Check<'a> {
                 .as_deref()
                 .map(str::trim)
                 .filter(|r| !r.is_empty()),
-            CheckSource::Load(_) => None,
+            CheckSource::Load(l) => l
+                .remediation
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty()),
         }
+    }
+
+    /// The scenario's "fails when" prose: context for a reader, not the finding.
+    pub fn fails_when(&self) -> Option<&'a str> {
+        match self.source {
+            CheckSource::Scenario(s) => s.fails_when.as_deref(),
+            CheckSource::Load(l) => l.fails_when.as_deref(),
+        }
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
     }
 
     pub fn waiver(&self) -> Option<&'a Waiver> {
@@ -265,11 +279,7 @@ fn load_findings(l: &LoadResult) -> Vec<Finding<'_>> {
         .filter(|t| !t.passed)
         .map(|t| Finding {
             step: t.request.clone().unwrap_or_else(|| "all requests".into()),
-            message: format!(
-                "threshold {} not met: observed {}",
-                t.expression,
-                fmt_value(t.observed, &t.unit)
-            ),
+            message: format!("threshold {} not met: {}", t.expression, t.observation()),
             failure: None,
             states_seen: &[],
         })
@@ -371,6 +381,11 @@ pub fn status_words(report: &RunReport) -> String {
         Verdict::NoVerdict => "NO VERDICT: nothing was checked".to_string(),
         Verdict::Error => "NOT PRODUCTION READY (incomplete: infrastructure errors)".to_string(),
         Verdict::Fail => "NOT PRODUCTION READY".to_string(),
+        Verdict::NotCertified => format!(
+            "NOT CERTIFIED ({} must requirement{} did not pass)",
+            report.musts_not_passed().len(),
+            plural(report.musts_not_passed().len())
+        ),
         Verdict::Untested => format!(
             "NOT PRODUCTION READY (not tested: {})",
             report.untested_categories().join(", ")
@@ -393,6 +408,9 @@ pub fn status_words(report: &RunReport) -> String {
             s.failed,
             plural(s.failed)
         ),
+        Verdict::Pass if report.selection.certify => {
+            "PRODUCTION READY — CERTIFIED (every must requirement ran and passed)".to_string()
+        }
         Verdict::Pass => "PRODUCTION READY".to_string(),
     }
 }
@@ -451,6 +469,8 @@ pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
                 report.target.database.as_deref().unwrap_or("not reported")
             ),
         ),
+        ("Levels", level_rates_text(report)),
+        ("Target care", target_care(report)),
         (
             "Counts",
             format!(
@@ -465,6 +485,63 @@ pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
             ),
         ),
     ]
+}
+
+/// `must 55/56 passed (98.2%); should 8/8 passed (100.0%)`: pass rate per level, of the
+/// checks that ran.
+pub(crate) fn level_rates_text(report: &RunReport) -> String {
+    let rates = report.level_rates();
+    if rates.is_empty() {
+        return "no check selected".to_string();
+    }
+    rates
+        .iter()
+        .map(|(level, passed, ran, selected)| {
+            let rate = if *ran == 0 {
+                "none ran".to_string()
+            } else {
+                format!("{:.1}%", *passed as f64 * 100.0 / *ran as f64)
+            };
+            let skipped = selected - ran;
+            format!(
+                "{} {passed}/{ran} passed ({rate}){}",
+                level.as_str(),
+                if skipped > 0 {
+                    format!(", {skipped} skipped")
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What the run did to the target besides checking it: redirects followed, resources
+/// created and removed.
+fn target_care(report: &RunReport) -> String {
+    let redirects = if report.target.follows_redirects {
+        "redirects followed"
+    } else {
+        "redirects not followed"
+    };
+    let cleanup = match (report.target.cleanup, report.cleanup_totals()) {
+        (None, _) => "cleanup not configured (the profile declares no `resources`)".to_string(),
+        (Some(_), None) => "nothing created".to_string(),
+        (Some(on), Some(c)) => format!(
+            "{} resource{} created, {} deleted, {} left behind{}",
+            c.created,
+            plural(c.created),
+            c.deleted,
+            c.left_behind.len(),
+            if on {
+                ""
+            } else {
+                " (profile: `cleanup: false`)"
+            }
+        ),
+    };
+    format!("{redirects}; {cleanup}")
 }
 
 /// True when the verdict lets a release go (exit 0).
@@ -576,6 +653,12 @@ pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<St
                 if s.total == 1 { " was" } else { "s were" }
             )
         }),
+        Verdict::NotCertified => sentences.push(format!(
+            "The run was asked to certify (--certify), and {} must requirement{} did not run and pass: {}; no gating failure blocks the release, but the system is not certified.",
+            report.musts_not_passed().len(),
+            plural(report.musts_not_passed().len()),
+            report.musts_not_passed().join(", ")
+        )),
         Verdict::Untested => sentences.push(format!(
             "No check ran in {} of the suite's categories ({}), so the system cannot be signed off as production ready; filter the run on purpose (--tag, --skip-tag, --name) to sign off a part.",
             report.untested_categories().len(),
@@ -809,7 +892,7 @@ pub(crate) fn perf_rows(all: &[Check<'_>]) -> Vec<PerfRow> {
                             l.name,
                             threshold_metric(&t.expression)
                         ),
-                        result: fmt_value(t.observed, &t.unit),
+                        result: t.observed_text(),
                         target: t.expression.clone(),
                         passed: t.passed,
                     });
@@ -829,7 +912,7 @@ fn threshold_metric(expression: &str) -> &str {
 }
 
 /// A value with its unit, one decimal: "42.0 ms", "95.5%", "120.3 req/s", "3".
-pub(crate) fn fmt_value(value: f64, unit: &str) -> String {
+pub fn fmt_value(value: f64, unit: &str) -> String {
     let v = if value == 0.0 { 0.0 } else { value };
     match unit {
         "%" => format!("{v:.1}%"),

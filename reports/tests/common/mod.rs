@@ -35,14 +35,18 @@ pub fn scenario(
         file: format!("scenarios/{id}.yaml"),
         category: category.into(),
         severity,
+        level: Level::Must,
+        requirement: Some(name.into()),
         tags: vec![],
         description: None,
         remediation: None,
+        fails_when: None,
         outcome,
         duration_ms: 120,
         steps: vec![step("request", "request", Outcome::Passed, None)],
         measurements: vec![],
         waiver: None,
+        cleanup: None,
     }
 }
 
@@ -95,6 +99,8 @@ pub fn target(name: &str, base_url: &str, system: &str, version: &str) -> Target
         version: Some(version.into()),
         defects: vec![],
         database: None,
+        follows_redirects: false,
+        cleanup: None,
     }
 }
 
@@ -265,6 +271,7 @@ pub fn seed_run() -> RunReport {
         status: Some(200),
         duration_ms: 12.5,
         identity: Some("client_2".into()),
+        redirected_to: None,
     });
     matrix.children.push(step(
         "client_1 reads client_1's flow",
@@ -524,6 +531,9 @@ pub fn complex_run() -> RunReport {
         id: "load/sustained_creation".into(),
         name: "Sustained flow creation".into(),
         severity: Severity::High,
+        level: Level::Should,
+        remediation: Some("Find the create path's slow query under load.".into()),
+        fails_when: Some("Creates fail or slow down under sustained load.".into()),
         outcome: Outcome::Failed,
         users: 20,
         duration_ms: 30_000,
@@ -569,6 +579,7 @@ pub fn complex_run() -> RunReport {
                 observed: 46.0,
                 unit: "ms".into(),
                 passed: true,
+                no_samples: false,
             },
             ThresholdResult {
                 expression: "error_rate < 0.05%".into(),
@@ -576,6 +587,15 @@ pub fn complex_run() -> RunReport {
                 observed: 0.2,
                 unit: "%".into(),
                 passed: false,
+                no_samples: false,
+            },
+            ThresholdResult {
+                expression: "p95 < 100ms".into(),
+                request: Some("delete flow".into()),
+                observed: 0.0,
+                unit: "ms".into(),
+                passed: false,
+                no_samples: true,
             },
         ],
         timeseries,
@@ -616,6 +636,7 @@ pub fn complex_run() -> RunReport {
             },
         ],
         false_alarms: vec![],
+        quick: false,
     });
 
     let waivers = Waivers {

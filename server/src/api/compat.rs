@@ -155,8 +155,8 @@ pub struct CompatStatus {
 }
 
 /// The original's status view of a flow.
-#[utoipa::path(get, path = "/api/v1/unified-discovery/flow/{id}/status", tag = "compatibility",
-    params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/unified-discovery/flow/{flow_id}/status", tag = "compatibility",
+    params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = CompatStatus), (status = 404, body = crate::api::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn status(
@@ -220,8 +220,8 @@ async fn compat_action(
 }
 
 /// Pauses a flow (the original's route).
-#[utoipa::path(post, path = "/api/v1/unified-discovery/flow/{id}/pause", tag = "compatibility",
-    params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/unified-discovery/flow/{flow_id}/pause", tag = "compatibility",
+    params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = CompatActionResult), (status = 409, body = crate::api::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn pause(
@@ -233,8 +233,8 @@ pub(crate) async fn pause(
 }
 
 /// Resumes a flow (the original's route).
-#[utoipa::path(post, path = "/api/v1/unified-discovery/flow/{id}/resume", tag = "compatibility",
-    params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/unified-discovery/flow/{flow_id}/resume", tag = "compatibility",
+    params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = CompatActionResult), (status = 409, body = crate::api::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn resume(
@@ -246,8 +246,8 @@ pub(crate) async fn resume(
 }
 
 /// Soft-deletes a flow (the original's route).
-#[utoipa::path(delete, path = "/api/v1/unified-discovery/flow/{id}", tag = "compatibility",
-    params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/unified-discovery/flow/{flow_id}", tag = "compatibility",
+    params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = CompatActionResult), (status = 404, body = crate::api::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn delete(

@@ -15,21 +15,80 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-/// One invalid field of a request.
+/// One invalid field of a request. `field` is for people; the machine-readable location
+/// is exactly one of `pointer` (a body member), `parameter` (a query parameter) or
+/// `header` (a request header).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path of the field, e.g. `flow_type` or `raw_data[1]`.
     pub field: String,
+    /// RFC 6901 JSON Pointer to the offending member of the request body, e.g.
+    /// `/raw_data/1` (`""` is the whole body).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// The offending query parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// The offending request header, lowercase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
     pub message: String,
 }
 
 impl FieldError {
+    /// A member of the request body, named by its path (`configuration.simulate`,
+    /// `raw_data[1]`, `(body)` for the body itself).
     pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
         FieldError {
-            field: field.into(),
+            pointer: Some(json_pointer(&field)),
+            field,
+            parameter: None,
+            header: None,
             message: message.into(),
         }
     }
+    pub(crate) fn query(name: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: name.to_string(),
+            pointer: None,
+            parameter: Some(name.to_string()),
+            header: None,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn header(name: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: name.to_string(),
+            pointer: None,
+            parameter: None,
+            header: Some(name.to_ascii_lowercase()),
+            message: message.into(),
+        }
+    }
+}
+
+/// `raw_data[1].name` → `/raw_data/1/name`; `(body)` → `""` (RFC 6901).
+fn json_pointer(field: &str) -> String {
+    if field == "(body)" {
+        return String::new();
+    }
+    let mut out = String::new();
+    for part in field.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            out.push('/');
+            out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+            out.push('/');
+            out.push_str(index);
+        }
+    }
+    out
 }
 
 /// The problem+json body, as documented in `/openapi.json`.
@@ -141,12 +200,14 @@ impl ApiError {
         )
     }
     pub(crate) fn invalid_header(name: &str, why: &str) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_header",
             "Invalid header",
             format!("header `{name}`: {why}"),
-        )
+        );
+        e.errors = vec![FieldError::header(name, why)];
+        e
     }
     pub(crate) fn not_found() -> Self {
         Self::new(
@@ -415,5 +476,23 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_pointer;
+
+    #[test]
+    fn field_paths_become_json_pointers() {
+        assert_eq!(json_pointer("flow_type"), "/flow_type");
+        assert_eq!(json_pointer("raw_data[1]"), "/raw_data/1");
+        assert_eq!(json_pointer("raw_data[1].name"), "/raw_data/1/name");
+        assert_eq!(
+            json_pointer("configuration.simulate"),
+            "/configuration/simulate"
+        );
+        assert_eq!(json_pointer("a/b~c"), "/a~1b~0c");
+        assert_eq!(json_pointer("(body)"), "");
     }
 }

@@ -273,8 +273,8 @@ pub(crate) async fn create_flow(
 }
 
 /// One flow of the caller's tenant (404 for a foreign or missing one).
-#[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "flows",
-    params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/flows/{flow_id}", tag = "flows",
+    params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = FlowView), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -301,19 +301,25 @@ pub(crate) async fn read_flow(
     Ok(flow)
 }
 
+/// A page position: `<created_at in µs since the epoch>_<flow id>`. Every string of that
+/// shape is a position (`CURSOR_PATTERN` documents it), so a client can never send a
+/// well-formed cursor that is refused.
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    hex::encode(format!(
-        "{}|{}",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        id
-    ))
+    format!("{}_{id}", at.timestamp_micros())
 }
 
+pub(crate) const CURSOR_PATTERN: &str =
+    "^[0-9]{1,16}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
 fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let bytes = hex::decode(raw).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (at, id) = text.split_once('|')?;
-    let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+    let (micros, id) = raw.split_once('_')?;
+    if micros.is_empty() || micros.len() > 16 || !micros.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    if id.len() != 36 {
+        return None;
+    }
     Some((at, Uuid::parse_str(id).ok()?))
 }
 
@@ -330,7 +336,7 @@ fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
                 for s in v.split(',').map(str::trim) {
                     match FlowStatus::parse(s).filter(|x| x.is_visible()) {
                         Some(x) => list.push(x),
-                        None => errors.push(FieldError::new(
+                        None => errors.push(FieldError::query(
                             "status",
                             format!(
                                 "unknown status `{s}`; expected one of: {}",
@@ -343,7 +349,7 @@ fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             }
             "flow_type" => match catalogue::flow_type(v) {
                 Some(t) => q.flow_type = Some(t.flow_type),
-                None => errors.push(FieldError::new(
+                None => errors.push(FieldError::query(
                     "flow_type",
                     format!(
                         "unknown flow type `{v}`; expected one of: {}",
@@ -353,14 +359,14 @@ fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             },
             "limit" => match v.parse::<i64>() {
                 Ok(n) if (1..=100).contains(&n) => q.limit = n,
-                _ => errors.push(FieldError::new(
+                _ => errors.push(FieldError::query(
                     "limit",
                     "expected an integer from 1 to 100",
                 )),
             },
             "cursor" => match decode_cursor(v) {
                 Some(c) => q.after = Some(c),
-                None => errors.push(FieldError::new(
+                None => errors.push(FieldError::query(
                     "cursor",
                     "not a cursor returned by this API",
                 )),
@@ -389,8 +395,12 @@ pub(crate) async fn list_flows(
     caller: Caller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<FlowList>, ApiError> {
-    let Query(pairs) =
-        query.map_err(|e| ApiError::validation(vec![FieldError::new("(query)", e.body_text())]))?;
+    let Query(pairs) = query.map_err(|e| {
+        ApiError::validation(vec![FieldError {
+            parameter: None,
+            ..FieldError::query("(query)", e.body_text())
+        }])
+    })?;
     let q = parse_list_query(&pairs)?;
     let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
     let role = if leaky { Role::Engine } else { Role::App };
@@ -436,7 +446,7 @@ async fn apply_and_show(
 }
 
 /// Soft-deletes a flow: afterwards it is 404 and absent from lists.
-#[utoipa::path(delete, path = "/api/v1/flows/{id}", tag = "flows", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/flows/{flow_id}", tag = "flows", params(("flow_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn delete_flow(
@@ -453,7 +463,7 @@ pub(crate) async fn delete_flow(
 macro_rules! lifecycle_handler {
     ($(#[doc = $doc:literal])* $name:ident, $path:literal, $action:expr) => {
         $(#[doc = $doc])*
-        #[utoipa::path(post, path = $path, tag = "flows", params(("id" = Uuid, Path)),
+        #[utoipa::path(post, path = $path, tag = "flows", params(("flow_id" = Uuid, Path)),
             responses((status = 200, body = FlowView),
                 (status = 400, body = Problem, content_type = "application/problem+json"),
                 (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -472,23 +482,23 @@ macro_rules! lifecycle_handler {
 
 lifecycle_handler!(
     /// Pauses a flow that is initialized, running or waiting for input.
-    pause_flow, "/api/v1/flows/{id}/pause", Action::Pause
+    pause_flow, "/api/v1/flows/{flow_id}/pause", Action::Pause
 );
 lifecycle_handler!(
     /// Resumes a paused flow where it was.
-    resume_flow, "/api/v1/flows/{id}/resume", Action::Resume
+    resume_flow, "/api/v1/flows/{flow_id}/resume", Action::Resume
 );
 lifecycle_handler!(
     /// Cancels a flow that has not finished.
-    cancel_flow, "/api/v1/flows/{id}/cancel", Action::Cancel
+    cancel_flow, "/api/v1/flows/{flow_id}/cancel", Action::Cancel
 );
 lifecycle_handler!(
     /// Runs a failed flow again from its failed phase.
-    retry_flow, "/api/v1/flows/{id}/retry", Action::Retry
+    retry_flow, "/api/v1/flows/{flow_id}/retry", Action::Retry
 );
 
 /// Answers a phase that waits for a person: approve (the phase runs) or reject (the flow fails).
-#[utoipa::path(post, path = "/api/v1/flows/{id}/input", tag = "flows", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/flows/{flow_id}/input", tag = "flows", params(("flow_id" = Uuid, Path)),
     request_body = InputRequest,
     responses((status = 200, body = FlowView), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -512,7 +522,7 @@ pub(crate) async fn input_flow(
 }
 
 /// The flow's history, oldest first.
-#[utoipa::path(get, path = "/api/v1/flows/{id}/events", tag = "flows", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/flows/{flow_id}/events", tag = "flows", params(("flow_id" = Uuid, Path)),
     responses((status = 200, body = EventList), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn flow_events(

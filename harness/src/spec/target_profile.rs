@@ -1,0 +1,157 @@
+//! The target profile file format (`*.target.yaml`): where the target is, who calls it,
+//! how it behaves (state machines) and how the harness treats it (redirects, load,
+//! cleanup of what the suite creates).
+
+use super::model::Dur;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A target profile (`*.target.yaml`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "flowgate target profile")]
+pub struct ProfileSpec {
+    pub name: String,
+    pub base_url: String,
+    /// For `--spawn` readiness and the system version in reports.
+    #[serde(default)]
+    pub health_path: Option<String>,
+    /// JSONPath in the health response for the system version.
+    #[serde(default)]
+    pub version_path: Option<String>,
+    /// JSONPath in the health response for the system name.
+    #[serde(default)]
+    pub system_path: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub default_identity: Option<String>,
+    #[serde(default)]
+    pub identities: BTreeMap<String, Identity>,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub state_machines: BTreeMap<String, StateMachine>,
+    /// Follow 3xx answers (up to 10) instead of checking them (default false: a redirect
+    /// is an answer like any other, and a failure shows its `Location`).
+    #[serde(default)]
+    pub follow_redirects: bool,
+    /// `flowgate run` runs the suite's load scenarios without `--load` (default false:
+    /// load on a system you do not own is opt-in). `validate` always runs its bounded load.
+    #[serde(default)]
+    pub allow_load: bool,
+    /// Remove what each scenario created once its teardown ran (default true), using
+    /// `resources`.
+    #[serde(default = "yes")]
+    pub cleanup: bool,
+    /// The kinds of resource the suite creates on this target, and how to remove one.
+    #[serde(default)]
+    pub resources: Vec<ResourceSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A kind of resource the suite creates, e.g. a flow.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// For people: `flow`.
+    pub name: String,
+    /// The requests that create one, as `METHOD /path` (no query), e.g.
+    /// `POST /api/v1/flows`; a 2xx answer to one of them created a resource.
+    pub created_by: Vec<String>,
+    /// JSONPath in the creating answer's body to the new resource's id.
+    pub id: String,
+    /// The request that removes one, `{id}` standing for its id, e.g.
+    /// `DELETE /api/v1/flows/{id}`; sent with the creating request's headers. A 2xx or 404
+    /// answer means it is gone.
+    pub delete: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Default 10s.
+    #[serde(default)]
+    pub request: Option<Dur>,
+    /// Default 30s.
+    #[serde(default)]
+    pub poll: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateMachine {
+    #[serde(default)]
+    pub terminal: Vec<String>,
+    /// state → states it may move to directly.
+    #[serde(default)]
+    pub transitions: BTreeMap<String, Vec<String>>,
+}
+
+impl StateMachine {
+    /// Whether `to` is reachable from `from` through declared transitions (a poll samples,
+    /// so intermediate states may have been missed). Any change out of a terminal state is
+    /// illegal.
+    pub fn change_is_legal(&self, from: &str, to: &str) -> bool {
+        if from == to {
+            return true;
+        }
+        if self.terminal.iter().any(|t| t == from) {
+            return false;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([from.to_string()]);
+        while let Some(state) = queue.pop_front() {
+            if let Some(next) = self.transitions.get(&state) {
+                for n in next {
+                    if n == to {
+                        return true;
+                    }
+                    if !self.terminal.iter().any(|t| t == n) && seen.insert(n.clone()) {
+                        queue.push_back(n.clone());
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// The JSON Schema of target profile files.
+pub fn profile_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(ProfileSpec)).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reachability() {
+        let sm: StateMachine = serde_yaml_ng::from_str(
+            "terminal: [completed, failed]\ntransitions:\n  initialized: [running]\n  running: [waiting, completed, failed]\n  waiting: [running]\n",
+        )
+        .unwrap();
+        assert!(sm.change_is_legal("initialized", "completed"));
+        assert!(sm.change_is_legal("waiting", "completed"));
+        assert!(!sm.change_is_legal("completed", "running"));
+        assert!(!sm.change_is_legal("running", "initialized"));
+        assert!(!sm.change_is_legal("running", "bogus"));
+    }
+}
