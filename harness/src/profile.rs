@@ -112,51 +112,23 @@ impl Profile {
             }
         }
         for (name, sm) in &spec.state_machines {
-            for state in sm.transitions.keys() {
-                if sm.terminal.contains(state) {
-                    errors.push(ParseError::at(
-                        file,
-                        &index,
-                        &root
-                            .key("state_machines")
-                            .key(name)
-                            .key("transitions")
-                            .key(state),
-                        true,
-                        format!("terminal state `{state}` cannot have transitions"),
-                    ));
-                }
-            }
-        }
-        for (i, r) in spec.resources.iter().enumerate() {
-            let at = root.key("resources").index(i);
-            for (j, op) in r.created_by.iter().enumerate() {
-                if let Err(e) = parse_operation(op) {
-                    errors.push(ParseError::at(
-                        file,
-                        &index,
-                        &at.key("created_by").index(j),
-                        true,
-                        e,
-                    ));
-                }
-            }
-            let mut bad = |key: &str, msg: String| {
-                errors.push(ParseError::at(file, &index, &at.key(key), true, msg))
+            let terminal_with = |key: &str, state: &str, msg: String| {
+                let at = root.key("state_machines").key(name).key(key).key(state);
+                ParseError::at(file, &index, &at, true, msg)
             };
-            match parse_operation(&r.delete) {
-                Err(e) => bad("delete", e),
-                Ok((_, path)) if !path.contains("{id}") => bad(
-                    "delete",
-                    format!(
-                        "`{}` does not say where the id goes: write `{{id}}` in the path",
-                        r.delete
-                    ),
-                ),
-                Ok(_) => {}
+            for state in sm.max_dwell.keys().filter(|s| sm.terminal.contains(s)) {
+                errors.push(terminal_with(
+                    "max_dwell",
+                    state,
+                    format!("terminal state `{state}` lasts for ever: it cannot have a max_dwell"),
+                ));
             }
-            if let Err(e) = crate::run::assert::parse_json_path(&r.id) {
-                bad("id", format!("invalid JSONPath `{}`: {e}", r.id));
+            for state in sm.transitions.keys().filter(|s| sm.terminal.contains(s)) {
+                errors.push(terminal_with(
+                    "transitions",
+                    state,
+                    format!("terminal state `{state}` cannot have transitions"),
+                ));
             }
         }
         if !errors.is_empty() {

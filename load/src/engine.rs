@@ -75,8 +75,35 @@ pub(crate) async fn attack(
         goose = goose.register_scenario(scenario);
     }
     let started = Instant::now();
-    let metrics = goose.execute().await.map_err(goose_error)?;
+    let metrics = {
+        let _quiet = SilencedStdout::new();
+        goose.execute().await
+    }
+    .map_err(goose_error)?;
     Ok((metrics, started.elapsed()))
+}
+
+/// The process's standard output points at /dev/null while this lives: goose prints its
+/// user-launch lines with `println!` regardless of its `quiet` setting, and a load phase
+/// reports through our own progress line (stderr) and result. Nothing else writes to
+/// stdout while an attack runs (phases run alone). If stdout cannot be redirected (one
+/// redirect at a time: a second concurrent attack), goose's lines go through.
+struct SilencedStdout(Option<gag::Gag>);
+
+impl SilencedStdout {
+    fn new() -> Self {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        SilencedStdout(gag::Gag::stdout().ok())
+    }
+}
+
+impl Drop for SilencedStdout {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        self.0.take();
+    }
 }
 
 fn goose_error(e: goose::GooseError) -> EngineError {

@@ -89,7 +89,6 @@ impl Histogram {
         self.count += other.count;
     }
 
-    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         self.count
     }

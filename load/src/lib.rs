@@ -7,6 +7,7 @@
 //! goose's metrics, a time series from our own per-window histograms, flow completion,
 //! threshold results and notes (p95 and server memory drift).
 
+mod early_stop;
 mod engine;
 mod evaluate;
 mod histogram;
@@ -34,6 +35,9 @@ pub struct LoadOptions {
     /// Write a progress line to stderr (redrawn each second on a terminal, a line every
     /// 10 s otherwise).
     pub progress: bool,
+    /// Stop the phase as soon as its thresholds can no longer pass (a completion rate
+    /// that cannot be reached any more, or no flow completing at all), saying why.
+    pub stop_early: bool,
     /// Where the target's Prometheus metrics are (for the server memory drift note);
     /// `None` uses `{base_url}/metrics`.
     pub metrics_url: Option<String>,
@@ -51,8 +55,18 @@ pub async fn run_load(plan: LoadPlan, options: LoadOptions) -> Result<LoadResult
         .metrics_url
         .clone()
         .unwrap_or_else(|| plan.profile.url_for("/metrics"));
-    let monitor = progress::Monitor::start(recorder.clone(), options.progress, metrics_url);
+    let progress = options.progress.then(|| (plan.id.clone(), plan.users));
+    let early_stop = if options.stop_early {
+        early_stop::EarlyStop::for_plan(&plan)
+    } else {
+        None
+    };
+    let monitor = progress::Monitor::start(recorder.clone(), progress, metrics_url, early_stop);
     let outcome = engine::attack(plan.clone(), recorder.clone()).await;
+    if recorder.stopped_early().is_some() {
+        // Ours, not a user's Ctrl-C: later phases in this process start clean.
+        goose::reset_killswitch();
+    }
     let memory = monitor.stop().await;
     let (metrics, wall) = outcome?;
     Ok(summary::summarise(&plan, &metrics, wall, &recorder, memory))

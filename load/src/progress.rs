@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::early_stop::EarlyStop;
 use crate::recorder::Recorder;
 
 /// Resident memory of the server process, sampled at the start, at each window's end
@@ -26,9 +27,17 @@ pub(crate) struct Monitor {
 const METRIC: &str = "process_resident_memory_bytes";
 
 impl Monitor {
-    pub(crate) fn start(recorder: Arc<Recorder>, progress: bool, metrics_url: String) -> Self {
+    /// `label` names the phase on its progress line; `users` is how many it runs.
+    /// `early_stop`, when given, is checked on every tick: when the phase can no longer
+    /// pass, goose's kill switch stops it and the recorder keeps the reason.
+    pub(crate) fn start(
+        recorder: Arc<Recorder>,
+        progress: Option<(String, usize)>,
+        metrics_url: String,
+        early_stop: Option<EarlyStop>,
+    ) -> Self {
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(run(recorder, progress, metrics_url, rx));
+        let task = tokio::spawn(run(recorder, progress, metrics_url, early_stop, rx));
         Monitor {
             stop: Some(tx),
             task,
@@ -45,8 +54,9 @@ impl Monitor {
 
 async fn run(
     recorder: Arc<Recorder>,
-    progress: bool,
+    progress: Option<(String, usize)>,
     metrics_url: String,
+    mut early_stop: Option<EarlyStop>,
     mut stop: oneshot::Receiver<()>,
 ) -> MemorySamples {
     let terminal = std::io::stderr().is_terminal();
@@ -73,23 +83,27 @@ async fn run(
             _ = &mut stop => break,
             _ = tick.tick() => {}
         }
+        if let Some(reason) = early_stop.as_ref().and_then(|e| e.reason(&recorder)) {
+            early_stop = None;
+            recorder.stop_early(reason.clone());
+            goose::trigger_killswitch(&reason);
+            if progress.is_some() {
+                let _ = writeln!(std::io::stderr(), "\nload: stopping early: {reason}");
+            }
+        }
         let now = Instant::now();
         if now >= next_sample {
             next_sample = now + window;
             sample(&client, &metrics_url, &started, &mut memory).await;
         }
-        if progress && now >= next_print {
+        if let Some((label, users)) = progress.as_ref().filter(|_| now >= next_print) {
             next_print = now + print_every;
             let requests = recorder.requests.load(Ordering::Relaxed);
-            let errors = recorder.errors.load(Ordering::Relaxed);
             let dt = now.duration_since(last_print).as_secs_f64().max(1e-3);
-            let rps = (requests - last_requests) as f64 / dt;
+            let rps = requests.saturating_sub(last_requests) as f64 / dt;
             last_requests = requests;
             last_print = now;
-            let line = format!(
-                "load: {:>6.0}s  {requests} requests  {rps:.1} req/s  {errors} errors",
-                started.elapsed().as_secs_f64()
-            );
+            let line = progress_line(label, *users, started.elapsed(), &recorder, rps);
             let mut err = std::io::stderr().lock();
             if terminal {
                 let _ = write!(err, "\r\x1b[2K{line}");
@@ -99,11 +113,46 @@ async fn run(
             let _ = err.flush();
         }
     }
-    if progress && terminal {
+    if progress.is_some() && terminal {
         let _ = writeln!(std::io::stderr());
     }
     sample(&client, &metrics_url, &started, &mut memory).await;
     memory
+}
+
+/// `load sustained_load: 12s  12 users  1840 requests  151.2 req/s  0 errors  p95 18.4 ms
+/// flows 96/120 completed`: what a QA engineer watches during a phase.
+fn progress_line(
+    label: &str,
+    users: usize,
+    elapsed: Duration,
+    recorder: &Recorder,
+    rps: f64,
+) -> String {
+    let requests = recorder.requests.load(Ordering::Relaxed);
+    let errors = recorder.errors.load(Ordering::Relaxed);
+    let mut all = crate::histogram::Histogram::default();
+    for w in recorder.windows().values() {
+        all.merge(&w.latency);
+    }
+    let p95 = if all.count() == 0 {
+        "p95 —".to_string()
+    } else {
+        format!("p95 {:.1} ms", all.quantile_ms(0.95))
+    };
+    let (created, completed) = recorder
+        .flows()
+        .iter()
+        .fold((0, 0), |(c, d), (_, f)| (c + f.created, d + f.completed));
+    let flows = if created == 0 {
+        String::new()
+    } else {
+        format!("  flows {completed}/{created} completed")
+    };
+    format!(
+        "{label}: {:>4.0}s  {users} users  {requests} requests  {rps:.1} req/s  {errors} errors  {p95}{flows}",
+        elapsed.as_secs_f64()
+    )
 }
 
 async fn sample(

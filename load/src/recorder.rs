@@ -50,6 +50,8 @@ pub(crate) struct Recorder {
     pub(crate) responses: AtomicU64,
     flows: Mutex<BTreeMap<String, FlowCompletion>>,
     reasons: Mutex<HashMap<String, u64>>,
+    /// Why the phase was stopped before its end, when it was.
+    stopped_early: Mutex<Option<String>>,
 }
 
 impl Recorder {
@@ -63,7 +65,21 @@ impl Recorder {
             responses: AtomicU64::new(0),
             flows: Mutex::new(BTreeMap::new()),
             reasons: Mutex::new(HashMap::new()),
+            stopped_early: Mutex::new(None),
         }
+    }
+
+    /// Records why the phase stops early; the first reason wins.
+    pub(crate) fn stop_early(&self, reason: String) {
+        let mut r = self.stopped_early.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert(reason);
+    }
+
+    pub(crate) fn stopped_early(&self) -> Option<String> {
+        self.stopped_early
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn started(&self) -> Instant {

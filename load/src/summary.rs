@@ -145,6 +145,9 @@ pub(crate) fn summarise(
     if let Some(note) = p95_drift(&timeseries, recorder.window(), wall) {
         notes.push(note);
     }
+    if let Some(reason) = recorder.stopped_early() {
+        notes.insert(0, format!("stopped early: {reason}"));
+    }
     notes.push(memory_note(&memory));
     if let Some(f) = &flows {
         if let Some(rate) = completion_rate(f) {

@@ -7,23 +7,6 @@ mod common;
 use common::*;
 use flowgate_reports::Outcome;
 
-const CREATE_AND_POLL: &str = r#"
-  transactions:
-    - name: flows
-      steps:
-        - name: create flow
-          request: { method: POST, path: /flows, json: { flow_type: discovery } }
-          expect: { status: 201 }
-          capture: { flow_id: "$.flow_id" }
-        - name: wait for completion
-          poll:
-            request: { method: GET, path: "/flows/{{ flow_id }}" }
-            until: { status: 200, json: { "$.status": completed } }
-            fail_fast: { json: { "$.status": failed } }
-            interval: 20ms
-            timeout: TIMEOUT
-"#;
-
 fn create_and_poll(head: &str, timeout: &str, thresholds: &str) -> String {
     scenario(&format!(
         "{head}{}  thresholds: {thresholds}\n",

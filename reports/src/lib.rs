@@ -29,4 +29,5 @@ pub use render::html::render_html;
 pub use render::json::{from_json, render_json};
 pub use render::junit::render_junit;
 pub use render::markdown::render_markdown;
+pub use render::matrix::{render_matrix_html, render_matrix_markdown, MatrixColumn};
 pub use render::status_words;

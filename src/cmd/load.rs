@@ -35,6 +35,9 @@ pub struct LoadArgs {
     /// No progress line while the load runs.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Stop as soon as the thresholds can no longer pass, saying why.
+    #[arg(long)]
+    stop_early: bool,
 }
 
 pub async fn run(args: LoadArgs) -> CmdResult {
@@ -74,6 +77,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     let started_at = chrono::Utc::now();
     let options = LoadOptions {
         progress: !args.quiet,
+        stop_early: args.stop_early,
         metrics_url: None,
     };
     let result = run_load(plan, options)

@@ -4,6 +4,7 @@
 //!   (or was waived) now fails or errors, 2 when a file cannot be read or is not a run
 //!   result, 0 otherwise.
 //! - `report render RESULT.json --format md|junit|json|html [--output FILE]`.
+//! - `report matrix A.json B.json … [--label NAME]… [--format md|html] [-o FILE]`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,30 @@ pub enum ReportCommand {
     Diff(DiffArgs),
     /// Re-render a stored run (report.json) as Markdown, JUnit XML, JSON or HTML.
     Render(RenderArgs),
+    /// Several runs side by side: checks × targets (or × versions), with each run's
+    /// verdict and pass rate per level.
+    Matrix(MatrixArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MatrixArgs {
+    /// The runs' report.json files, one column each, in this order.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Column titles, one per result (default: the profile's name and system version).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: MatrixFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MatrixFormat {
+    Md,
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -85,7 +110,44 @@ pub async fn run(c: ReportCommand) -> CmdResult {
     match c {
         ReportCommand::Diff(args) => run_diff(&args),
         ReportCommand::Render(args) => run_render(&args),
+        ReportCommand::Matrix(args) => run_matrix(&args),
     }
+}
+
+fn run_matrix(args: &MatrixArgs) -> CmdResult {
+    if !args.labels.is_empty() && args.labels.len() != args.results.len() {
+        return Err(CliError::invalid(format!(
+            "{} --label for {} results: give one per result, or none",
+            args.labels.len(),
+            args.results.len()
+        )));
+    }
+    let runs = args
+        .results
+        .iter()
+        .map(|p| read_run(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let columns: Vec<flowgate_reports::MatrixColumn<'_>> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut c = flowgate_reports::MatrixColumn::of(r);
+            if let Some(l) = args.labels.get(i) {
+                c.label = l.clone();
+            }
+            c
+        })
+        .collect();
+    let text = match args.format {
+        MatrixFormat::Md => flowgate_reports::render_matrix_markdown(&columns),
+        MatrixFormat::Html => flowgate_reports::render_matrix_html(&columns),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(OK)
 }
 
 /// Reads a stored run; any problem is an invalid input (exit 2).

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// `allow_load: true` in the profile, they are left out and the report says so).
     #[arg(long)]
     load: bool,
+    /// Stop a load phase as soon as its thresholds can no longer pass (a flow completion
+    /// rate out of reach, no flow completing at all), instead of running it to its end.
+    #[arg(long)]
+    stop_early: bool,
     /// Certified mode: refuse (exit 2, before sending anything) a run that would leave
     /// out a `must` requirement, and mark the report certified only if every `must` ran
     /// and passed (else the verdict is NOT CERTIFIED, exit 1).
@@ -263,8 +267,16 @@ fn run_options(
         progress: Some(progress),
         // Load scenarios run as declared (`flowgate load --duration` shortens one), and
         // only when asked: a target that is not ours gets no load it did not agree to.
-        load_runner: (args.load || profile.spec.allow_load)
-            .then(|| Arc::new(flowgate_load::GooseLoadRunner::default()) as Arc<dyn LoadRunner>),
+        load_runner: (args.load || profile.spec.allow_load).then(|| {
+            Arc::new(flowgate_load::GooseLoadRunner {
+                options: flowgate_load::LoadOptions {
+                    progress: !args.select.quiet,
+                    stop_early: args.stop_early,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }) as Arc<dyn LoadRunner>
+        }),
         waivers: waivers.map(Arc::new),
         only_ids,
         certify: args.certify,

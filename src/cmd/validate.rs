@@ -104,7 +104,11 @@ async fn run_checks(
                 max_duration: Some(VALIDATE_LOAD_MAX_DURATION),
                 ..Default::default()
             },
-            ..Default::default()
+            options: flowgate_load::LoadOptions {
+                progress: !args.select.quiet,
+                stop_early: true,
+                ..Default::default()
+            },
         })),
     };
     let (mut report, profile) = target.run(suite, profile_path, opts).await?;

@@ -202,6 +202,9 @@ pub fn build_client(follow_redirects: bool) -> Result<reqwest::Client, String> {
     };
     reqwest::Client::builder()
         .redirect(policy)
+        // Servers close idle keep-alive connections (the reference after 10 s); a client
+        // that keeps them longer races the close and loses a request to a broken pipe.
+        .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -236,8 +239,14 @@ impl SendError {
         let mut closed = false;
         while let Some(s) = source {
             if let Some(h) = s.downcast_ref::<hyper::Error>() {
-                closed = h.is_incomplete_message();
-                break;
+                closed |= h.is_incomplete_message();
+            }
+            // The server closed the reused connection as the request was written.
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                closed |= matches!(
+                    io.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                );
             }
             source = s.source();
         }

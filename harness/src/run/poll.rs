@@ -48,6 +48,7 @@ impl PollTracker {
                     self.states.push(state);
                     self.last_change = Some(Instant::now());
                 }
+                self.check_dwell(poll, profile)?;
             }
         }
         for path in &poll.monotonic {
@@ -101,6 +102,34 @@ impl PollTracker {
             }
         }
         Ok(())
+    }
+
+    /// Liveness: the current state has not lasted longer than the profile's `max_dwell`.
+    fn check_dwell(&self, poll: &Poll, profile: &Profile) -> Result<(), Mismatch> {
+        let (Some(state), Some(age), Some(name)) = (
+            self.states.last(),
+            self.current_state_age(),
+            poll.state_machine.as_ref(),
+        ) else {
+            return Ok(());
+        };
+        let bound = profile
+            .spec
+            .state_machines
+            .get(name)
+            .and_then(|sm| sm.max_dwell.get(state));
+        match bound {
+            Some(max) if age > max.0 => Err(Mismatch {
+                message: format!(
+                    "state `{state}` lasted {:.1} s, longer than the {} the profile allows (state_machines.{name}.max_dwell)",
+                    age.as_secs_f64(),
+                    humantime::format_duration(max.0)
+                ),
+                expected: format!("`{state}` for at most {}", humantime::format_duration(max.0)),
+                actual: format!("`{state}` for {:.1} s", age.as_secs_f64()),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// How long the current tracked state has lasted.

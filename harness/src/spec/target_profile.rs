@@ -102,6 +102,11 @@ pub struct StateMachine {
     /// state → states it may move to directly.
     #[serde(default)]
     pub transitions: BTreeMap<String, Vec<String>>,
+    /// Liveness: the longest a poll may see one non-terminal state before the poll fails
+    /// (e.g. `initialized: 10s`: a flow that is never picked up fails in 10 s, not at the
+    /// poll's timeout). Measured from the poll's first sight of the state.
+    #[serde(default)]
+    pub max_dwell: BTreeMap<String, Dur>,
 }
 
 impl StateMachine {

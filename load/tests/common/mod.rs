@@ -126,3 +126,22 @@ pub async fn run(text: &str, base: &str) -> flowgate_reports::LoadResult {
     )
     .await
 }
+
+/// A transaction that creates a flow and polls it until `completed` (`TIMEOUT` is
+/// replaced by the poll's timeout).
+pub const CREATE_AND_POLL: &str = r#"
+  transactions:
+    - name: flows
+      steps:
+        - name: create flow
+          request: { method: POST, path: /flows, json: { flow_type: discovery } }
+          expect: { status: 201 }
+          capture: { flow_id: "$.flow_id" }
+        - name: wait for completion
+          poll:
+            request: { method: GET, path: "/flows/{{ flow_id }}" }
+            until: { status: 200, json: { "$.status": completed } }
+            fail_fast: { json: { "$.status": failed } }
+            interval: 20ms
+            timeout: TIMEOUT
+"#;

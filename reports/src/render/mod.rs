@@ -7,6 +7,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod matrix;
 
 use crate::model::{
     Failure, LoadResult, Outcome, RunReport, ScenarioResult, Severity, StepResult, Verdict, Waiver,

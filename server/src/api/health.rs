@@ -124,6 +124,58 @@ async fn flows_by_status(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
         .collect()
 }
 
+/// The standard process metrics of Prometheus client libraries (resident memory, open
+/// file descriptors, CPU time), from `/proc/self` on Linux; elsewhere none are written.
+/// A load phase reads `process_resident_memory_bytes` for its memory-drift figure.
+fn process_metrics(out: &mut String) {
+    let mut family = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    // man 5 proc: utime and stime are fields 14 and 15 (1-based, counting pid and the
+    // parenthesised command name, which may hold spaces), in clock ticks of USER_HZ (100).
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        if let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) {
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+            if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+                family(
+                    "process_cpu_seconds_total",
+                    "counter",
+                    "Total user and system CPU time spent in seconds.",
+                    format!("{}", (utime + stime) as f64 / 100.0),
+                );
+            }
+        }
+    }
+    // `VmRSS:   12345 kB` (no page size to guess).
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        });
+    if let Some(kib) = rss_kib {
+        family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            (kib * 1024).to_string(),
+        );
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        family(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            dir.count().to_string(),
+        );
+    }
+}
+
 /// Prometheus text: HTTP requests and latency by route, flows by status, engine metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
@@ -146,6 +198,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         }
     }
     out.push_str(&state.engine.metrics_text());
+    process_metrics(&mut out);
     (
         [(
             header::CONTENT_TYPE,
