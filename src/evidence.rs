@@ -10,7 +10,10 @@
 //!
 //! Without a signature, someone who edits a file and re-writes the manifest to match is
 //! not caught: the manifest proves integrity against accidents and careless edits, not
-//! against a forger. (Signing is the next step; see ARCHITECTURE.md.)
+//! against a forger. With `--sign-key KEY.pem` (an Ed25519 private key in PKCS#8 PEM, e.g.
+//! `openssl genpkey -algorithm ed25519`), `manifest.sig` holds the signature of
+//! `manifest.json`'s bytes, and `evidence verify --public-key PUB.pem` checks it: then a
+//! forger needs the private key.
 
 use crate::exit::CliError;
 use flowgate_reports::RunReport;
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 /// The manifest's format name; a verifier refuses others.
 const FORMAT: &str = "flowgate-evidence/1";
 const MANIFEST: &str = "manifest.json";
+const SIGNATURE: &str = "manifest.sig";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
@@ -100,6 +104,7 @@ pub(crate) fn write_bundle(
     suite: &flowgate_harness::Suite,
     profile_path: &Path,
     profile: &flowgate_harness::Profile,
+    sign_key: Option<&ed25519_dalek::SigningKey>,
 ) -> Result<PathBuf, CliError> {
     ensure_empty(dir)?;
     flowgate_reports::write_all_redacted(report, dir, secrets)
@@ -140,12 +145,70 @@ pub(crate) fn write_bundle(
         .map_err(|e| CliError::infra(format!("cannot write the manifest: {e}")))?;
     let path = dir.join(MANIFEST);
     write_file(&path, text.as_bytes())?;
+    if let Some(key) = sign_key {
+        use ed25519_dalek::Signer;
+        let signature = key.sign(text.as_bytes());
+        write_file(
+            &dir.join(SIGNATURE),
+            format!("{}\n", hex::encode(signature.to_bytes())).as_bytes(),
+        )?;
+    }
     Ok(path)
+}
+
+/// Reads an Ed25519 private key (PKCS#8 PEM); a bad file is invalid input (exit 2).
+pub(crate) fn read_signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey, CliError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::invalid(format!("--sign-key {}: {e}", path.display())))?;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&text).map_err(|e| {
+        CliError::invalid(format!(
+            "--sign-key {}: not an Ed25519 private key in PKCS#8 PEM ({e}); make one with `openssl genpkey -algorithm ed25519 -out key.pem`",
+            path.display()
+        ))
+    })
+}
+
+/// Reads an Ed25519 public key (SubjectPublicKeyInfo PEM).
+pub(crate) fn read_verifying_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, CliError> {
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::invalid(format!("--public-key {}: {e}", path.display())))?;
+    ed25519_dalek::VerifyingKey::from_public_key_pem(&text).map_err(|e| {
+        CliError::invalid(format!(
+            "--public-key {}: not an Ed25519 public key in PEM ({e}); derive it with `openssl pkey -in key.pem -pubout -out pub.pem`",
+            path.display()
+        ))
+    })
+}
+
+/// Whether `manifest.sig` is a signature of `manifest.json` by `key`.
+fn check_signature(
+    dir: &Path,
+    manifest: &str,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(dir.join(SIGNATURE))
+        .map_err(|_| format!("{SIGNATURE}: missing (the bundle is not signed)"))?;
+    let bytes: [u8; 64] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{SIGNATURE}: not an Ed25519 signature (128 hex digits)"))?;
+    key.verify_strict(
+        manifest.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&bytes),
+    )
+    .map_err(|_| {
+        format!("{SIGNATURE}: does not verify: {MANIFEST} was changed, or signed with another key")
+    })
 }
 
 /// Checks a bundle. `Ok(status)` when every file, the suite digest and the verdict
 /// match; otherwise every problem found, each naming its file.
-pub(crate) fn verify_bundle(dir: &Path) -> Result<String, Vec<String>> {
+pub(crate) fn verify_bundle(
+    dir: &Path,
+    public_key: Option<&ed25519_dalek::VerifyingKey>,
+) -> Result<String, Vec<String>> {
     let manifest_path = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&manifest_path)
         .map_err(|e| vec![format!("{MANIFEST}: cannot read: {e}")])?;
@@ -158,6 +221,11 @@ pub(crate) fn verify_bundle(dir: &Path) -> Result<String, Vec<String>> {
         )]);
     }
     let mut problems = Vec::new();
+    if let Some(key) = public_key {
+        if let Err(p) = check_signature(dir, &text, key) {
+            problems.push(p);
+        }
+    }
     for f in &manifest.files {
         match std::fs::read(dir.join(&f.path)) {
             Err(_) => problems.push(format!("{}: missing", f.path)),
@@ -177,7 +245,8 @@ pub(crate) fn verify_bundle(dir: &Path) -> Result<String, Vec<String>> {
     match files_under(dir) {
         Ok(present) => {
             for rel in present {
-                if rel != MANIFEST && !manifest.files.iter().any(|f| f.path == rel) {
+                let own = rel == MANIFEST || rel == SIGNATURE;
+                if !own && !manifest.files.iter().any(|f| f.path == rel) {
                     problems.push(format!("{rel}: not in the manifest"));
                 }
             }
@@ -228,7 +297,14 @@ pub(crate) fn verify_bundle(dir: &Path) -> Result<String, Vec<String>> {
         ));
     }
     if problems.is_empty() {
-        Ok(manifest.status)
+        Ok(match public_key {
+            Some(_) => format!("{} (signature verified)", manifest.status),
+            None if dir.join(SIGNATURE).exists() => format!(
+                "{} (signed; give --public-key to check the signature)",
+                manifest.status
+            ),
+            None => manifest.status,
+        })
     } else {
         Err(problems)
     }

@@ -445,3 +445,79 @@ fn certify_marks_a_run_where_every_must_passed() {
         "{out}"
     );
 }
+
+#[test]
+fn a_signed_bundle_verifies_with_its_public_key_and_a_forger_without_the_key_is_caught() {
+    let (dir, profile, suite) = live_fixture();
+    write(&suite, "health.yaml", SCENARIO);
+    let openssl = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "openssl {args:?}");
+    };
+    // Keys as a user makes them: openssl's PKCS#8 and SubjectPublicKeyInfo PEM.
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "key.pem"]);
+    openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "other.pem"]);
+    openssl(&[
+        "pkey",
+        "-in",
+        "other.pem",
+        "-pubout",
+        "-out",
+        "other-pub.pem",
+    ]);
+    let bundle = dir.path().join("evidence");
+    let key = dir.path().join("key.pem");
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &[
+            "--evidence".as_ref(),
+            bundle.as_os_str(),
+            "--sign-key".as_ref(),
+            key.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(bundle.join("manifest.sig").is_file());
+    let verify_with = |public: &str| {
+        let public = dir.path().join(public);
+        run_and_capture(&[
+            "evidence".as_ref(),
+            "verify".as_ref(),
+            bundle.as_os_str(),
+            "--public-key".as_ref(),
+            public.as_os_str(),
+        ])
+    };
+    let (code, text) = verify_with("pub.pem");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("(signature verified)"), "{text}");
+    let (code, text) = verify_with("other-pub.pem");
+    assert_eq!(code, Some(1), "another key: {text}");
+    assert!(text.contains("manifest.sig: does not verify"), "{text}");
+
+    // A forger who changes a file and rewrites its hash in the manifest, without the key.
+    let manifest_path = bundle.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    std::fs::write(
+        &manifest_path,
+        original.replacen("\"bytes\"", "\"bytes\" ", 1),
+    )
+    .unwrap();
+    let (code, text) = verify_with("pub.pem");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("manifest.sig: does not verify"), "{text}");
+    std::fs::write(&manifest_path, &original).unwrap();
+
+    // An unsigned bundle does not pass a check that asks for a signature.
+    std::fs::remove_file(bundle.join("manifest.sig")).unwrap();
+    let (code, text) = verify_with("pub.pem");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("manifest.sig: missing"), "{text}");
+}

@@ -18,6 +18,9 @@ pub struct Observed<'a> {
     pub flows_by_step: &'a [(String, FlowCompletion)],
     /// p90 per request name (not a column of the report model).
     pub p90_by_request: &'a [(String, f64)],
+    /// The target's resident memory change over the phase, in percent of the first
+    /// sample (`None`: the target exposes no `process_resident_memory_bytes`).
+    pub memory_drift: Option<f64>,
 }
 
 /// Completion rate in percent: completed / created.
@@ -50,6 +53,9 @@ fn round3(v: f64) -> f64 {
 }
 
 fn observe(t: &Threshold, observed: &Observed<'_>) -> Option<f64> {
+    if t.metric == Metric::MemoryDrift {
+        return observed.memory_drift;
+    }
     if t.metric == Metric::FlowCompletionRate {
         let flows = match &t.request {
             None => observed.flows,
@@ -80,7 +86,7 @@ fn observe(t: &Threshold, observed: &Observed<'_>) -> Option<f64> {
         Metric::Latency(Latency::Max) => row.max_ms,
         Metric::ErrorRate => row.failures as f64 * 100.0 / row.count as f64,
         Metric::Rps => row.rps,
-        Metric::FlowCompletionRate | Metric::Requests => return None,
+        Metric::FlowCompletionRate | Metric::Requests | Metric::MemoryDrift => return None,
     })
 }
 
@@ -122,6 +128,7 @@ mod tests {
             flows: Some(&flows),
             flows_by_step: &by_step,
             p90_by_request: &p90,
+            memory_drift: None,
         };
         let ts = validate_thresholds(
             &[

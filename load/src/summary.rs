@@ -113,6 +113,7 @@ pub(crate) fn summarise(
             flows: flows.as_ref(),
             flows_by_step: &flows_by_step,
             p90_by_request: &p90,
+            memory_drift: memory_drift(&memory),
         },
     );
 
@@ -229,6 +230,16 @@ fn p95_drift(points: &[TimePoint], window: Duration, wall: Duration) -> Option<S
         "p95 drift: {:.2} ms in the first window (t={}s) → {:.2} ms in the last (t={}s){change}",
         first.p95_ms, first.t_s, last.p95_ms, last.t_s
     ))
+}
+
+/// First to last sample, in percent of the first (needs two samples).
+fn memory_drift(memory: &MemorySamples) -> Option<f64> {
+    match (memory.samples.first(), memory.samples.last()) {
+        (Some(first), Some(last)) if memory.samples.len() >= 2 && first.1 > 0.0 => {
+            Some((last.1 - first.1) * 100.0 / first.1)
+        }
+        _ => None,
+    }
 }
 
 fn memory_note(memory: &MemorySamples) -> String {

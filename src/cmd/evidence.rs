@@ -11,30 +11,44 @@ pub enum EvidenceCommand {
     Verify {
         /// The bundle folder.
         dir: PathBuf,
+        /// Also check `manifest.sig` against this Ed25519 public key (PEM); a bundle
+        /// that is unsigned, or signed by another key, then fails.
+        #[arg(long, value_name = "PUB.pem")]
+        public_key: Option<PathBuf>,
     },
 }
 
 pub async fn run(c: EvidenceCommand) -> CmdResult {
     match c {
-        EvidenceCommand::Verify { dir } => match crate::evidence::verify_bundle(&dir) {
-            Ok(status) => {
-                println!(
-                    "{}: every file matches its manifest; verdict: {status}",
-                    dir.display()
-                );
-                Ok(OK)
+        EvidenceCommand::Verify { dir, public_key } => {
+            let key = match &public_key {
+                Some(p) => Some(crate::evidence::read_verifying_key(p)?),
+                None => None,
+            };
+            verify(&dir, key.as_ref())
+        }
+    }
+}
+
+fn verify(dir: &std::path::Path, key: Option<&ed25519_dalek::VerifyingKey>) -> CmdResult {
+    match crate::evidence::verify_bundle(dir, key) {
+        Ok(status) => {
+            println!(
+                "{}: every file matches its manifest; verdict: {status}",
+                dir.display()
+            );
+            Ok(OK)
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{}: {p}", dir.display());
             }
-            Err(problems) => {
-                for p in &problems {
-                    println!("{}: {p}", dir.display());
-                }
-                println!(
-                    "{}: NOT VERIFIED ({} problem(s))",
-                    dir.display(),
-                    problems.len()
-                );
-                Ok(FAILED)
-            }
-        },
+            println!(
+                "{}: NOT VERIFIED ({} problem(s))",
+                dir.display(),
+                problems.len()
+            );
+            Ok(FAILED)
+        }
     }
 }

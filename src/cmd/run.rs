@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// files, the profile and a manifest of sha256 hashes (`flowgate evidence verify`).
     #[arg(long, value_name = "DIR")]
     evidence: Option<PathBuf>,
+    /// Sign the evidence bundle's manifest with this Ed25519 private key (PKCS#8 PEM,
+    /// e.g. `openssl genpkey -algorithm ed25519 -out key.pem`): `manifest.sig`.
+    #[arg(long, value_name = "KEY.pem", requires = "evidence")]
+    sign_key: Option<PathBuf>,
     /// Write the JSON run result to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -164,6 +168,10 @@ pub async fn run(args: RunArgs) -> CmdResult {
     if let Some(dir) = &args.evidence {
         crate::evidence::ensure_empty(dir)?;
     }
+    let sign_key = match &args.sign_key {
+        Some(p) => Some(crate::evidence::read_signing_key(p)?),
+        None => None,
+    };
     let only_ids = match &args.rerun_failed {
         Some(path) => match failed_ids(path, &suite)? {
             Some(ids) => Some((ids, format!("--rerun-failed {}", path.display()))),
@@ -202,7 +210,7 @@ pub async fn run(args: RunArgs) -> CmdResult {
         spawned = Some(s);
     }
 
-    let result = run_checks(&args, &suite, &profile, opts, waivers).await;
+    let result = run_checks(&args, &suite, &profile, opts, waivers, sign_key.as_ref()).await;
     if let Some(s) = spawned {
         s.stop().await;
     }
@@ -289,6 +297,7 @@ async fn run_checks(
     profile: &Profile,
     opts: RunOptions,
     waivers: Option<flowgate_reports::Waivers>,
+    sign_key: Option<&ed25519_dalek::SigningKey>,
 ) -> CmdResult {
     probe_target(profile).await.map_err(CliError::infra)?;
     let mut report = run_suite(suite, profile, opts).await;
@@ -307,8 +316,15 @@ async fn run_checks(
         super::write_reports(&report, dir, &secrets)?;
     }
     if let Some(dir) = &args.evidence {
-        let manifest =
-            crate::evidence::write_bundle(dir, &report, &secrets, suite, &args.target, profile)?;
+        let manifest = crate::evidence::write_bundle(
+            dir,
+            &report,
+            &secrets,
+            suite,
+            &args.target,
+            profile,
+            sign_key,
+        )?;
         println!("wrote {}", manifest.display());
     }
     let single_files = [

@@ -128,11 +128,13 @@ impl<'a> Exec<'a> {
             result.cleanup = Some(cleanup::remove_all(&self.client, self.profile, created).await);
         }
         result.outcome = outcome;
-        result.measurements = self
-            .measurements
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default();
+        result.measurements = labelled(
+            &s.scenario.name,
+            self.measurements
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+        );
         result.duration_ms = started.elapsed().as_millis() as u64;
         result
     }
@@ -268,7 +270,11 @@ impl<'a> Exec<'a> {
         if let Some(max) = expect.max_duration {
             let ms = resp.duration.as_secs_f64() * 1000.0;
             let m = Measurement {
-                metric: format!("{} {} latency", spec.method.as_str(), spec.path),
+                metric: format!(
+                    "{} {} latency",
+                    spec.method.as_str(),
+                    named_path(&spec.path)
+                ),
                 value: (ms * 10.0).round() / 10.0,
                 unit: "ms".into(),
                 target: format!("< {}ms", max.0.as_millis()),
@@ -355,5 +361,92 @@ impl<'a> Exec<'a> {
             .await;
         }
         r
+    }
+}
+
+/// `/api/v1/flows/{{ flow_id }}` → `/api/v1/flows/{flow_id}`: a path template as a report
+/// names it (the request, not one run's ids).
+pub(crate) fn named_path(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push('{');
+        out.push_str(rest[start + 2..start + len].trim());
+        out.push('}');
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Each measurement prefixed with its scenario; a request measured more than once in one
+/// scenario is numbered (`#2`), so no two rows of the performance table read the same.
+fn labelled(scenario: &str, measurements: Vec<Measurement>) -> Vec<Measurement> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let total: BTreeMap<String, usize> = measurements.iter().fold(BTreeMap::new(), |mut acc, m| {
+        *acc.entry(m.metric.clone()).or_default() += 1;
+        acc
+    });
+    measurements
+        .into_iter()
+        .map(|mut m| {
+            let n = seen.entry(m.metric.clone()).or_default();
+            *n += 1;
+            let numbered = if total.get(&m.metric).copied().unwrap_or(0) > 1 {
+                format!(" #{n}")
+            } else {
+                String::new()
+            };
+            m.metric = format!("{scenario} — {}{numbered}", m.metric);
+            m
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_named_not_raw_templates() {
+        assert_eq!(
+            named_path("/api/v1/flows/{{ flow_id }}"),
+            "/api/v1/flows/{flow_id}"
+        );
+        assert_eq!(named_path("/a/{{x}}/b/{{ y }}"), "/a/{x}/b/{y}");
+        assert_eq!(named_path("/plain"), "/plain");
+        assert_eq!(named_path("/broken/{{ x"), "/broken/{{ x");
+    }
+
+    #[test]
+    fn repeated_measurements_are_numbered_under_their_scenario() {
+        let m = |metric: &str| Measurement {
+            metric: metric.into(),
+            value: 1.0,
+            unit: "ms".into(),
+            target: "< 5ms".into(),
+            passed: true,
+        };
+        let out = labelled(
+            "Latency",
+            vec![
+                m("GET /a latency"),
+                m("GET /b latency"),
+                m("GET /a latency"),
+            ],
+        );
+        let names: Vec<&str> = out.iter().map(|m| m.metric.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Latency — GET /a latency #1",
+                "Latency — GET /b latency",
+                "Latency — GET /a latency #2"
+            ]
+        );
     }
 }

@@ -36,6 +36,9 @@ pub enum Metric {
     FlowCompletionRate,
     /// Number of requests.
     Requests,
+    /// Change of the target's resident memory (`process_resident_memory_bytes`) from the
+    /// first sample of the phase to the last, as a percentage of the first.
+    MemoryDrift,
 }
 
 impl Metric {
@@ -43,7 +46,7 @@ impl Metric {
     pub fn unit(self) -> &'static str {
         match self {
             Metric::Latency(_) => "ms",
-            Metric::ErrorRate | Metric::FlowCompletionRate => "%",
+            Metric::ErrorRate | Metric::FlowCompletionRate | Metric::MemoryDrift => "%",
             Metric::Rps => "req/s",
             Metric::Requests => "count",
         }
@@ -61,6 +64,7 @@ impl Metric {
             Metric::Rps => "rps",
             Metric::FlowCompletionRate => "flow_completion_rate",
             Metric::Requests => "requests",
+            Metric::MemoryDrift => "memory_drift",
         }
     }
 
@@ -76,6 +80,7 @@ impl Metric {
             "rps" => Metric::Rps,
             "flow_completion_rate" => Metric::FlowCompletionRate,
             "requests" => Metric::Requests,
+            "memory_drift" => Metric::MemoryDrift,
             _ => return None,
         })
     }
@@ -137,7 +142,7 @@ pub struct ThresholdError {
 }
 
 const KNOWN_METRICS: &str =
-    "p50, p90, p95, p99, mean, max, error_rate, rps, flow_completion_rate, requests";
+    "p50, p90, p95, p99, mean, max, error_rate, rps, flow_completion_rate, requests, memory_drift";
 
 /// Parses one threshold. `index` is its position in the list, carried into the error.
 pub fn parse_threshold(expression: &str, index: usize) -> Result<Threshold, ThresholdError> {
@@ -236,17 +241,19 @@ fn parse_limit(metric: Metric, text: &str) -> Result<f64, String> {
                 metric.name()
             )),
         },
-        Metric::ErrorRate | Metric::FlowCompletionRate => match unit_lc.as_str() {
-            "%" => Ok(number),
-            "" => Err(format!(
-                "write {} as a percentage, e.g. `{number}%`",
-                metric.name()
-            )),
-            other => Err(format!(
-                "unit `{other}` does not fit {}: use %",
-                metric.name()
-            )),
-        },
+        Metric::ErrorRate | Metric::FlowCompletionRate | Metric::MemoryDrift => {
+            match unit_lc.as_str() {
+                "%" => Ok(number),
+                "" => Err(format!(
+                    "write {} as a percentage, e.g. `{number}%`",
+                    metric.name()
+                )),
+                other => Err(format!(
+                    "unit `{other}` does not fit {}: use %",
+                    metric.name()
+                )),
+            }
+        }
         Metric::Rps => match unit_lc.as_str() {
             "" | "/s" | "rps" | "req/s" => Ok(number),
             other => Err(format!(
@@ -278,6 +285,13 @@ pub fn validate_thresholds<S: AsRef<str>>(
     let mut out = Vec::with_capacity(expressions.len());
     for (index, expression) in expressions.iter().enumerate() {
         let threshold = parse_threshold(expression.as_ref(), index)?;
+        if let (Some(name), Metric::MemoryDrift) = (&threshold.request, threshold.metric) {
+            return Err(ThresholdError {
+                expression: threshold.expression.clone(),
+                index,
+                message: format!("memory_drift is the target's, not a request's: drop `{name}:`"),
+            });
+        }
         if let Some(name) = &threshold.request {
             if !request_names.iter().any(|n| n == name) {
                 let known = if request_names.is_empty() {
@@ -437,5 +451,18 @@ mod tests {
                 prop_assert!(t.limit.is_finite() && t.limit >= 0.0);
             }
         }
+    }
+
+    #[test]
+    fn memory_drift_is_a_percentage_of_the_target_not_of_a_request() {
+        let m = t("memory_drift < 10%");
+        assert_eq!(
+            (m.metric, m.limit, m.metric.unit()),
+            (Metric::MemoryDrift, 10.0, "%")
+        );
+        let named = validate_thresholds(&["create flow: memory_drift < 10%"], &["create flow"])
+            .unwrap_err()
+            .to_string();
+        assert!(named.contains("memory_drift is the target's"), "{named}");
     }
 }

@@ -905,9 +905,14 @@ pub(crate) fn perf_rows(all: &[Check<'_>]) -> Vec<PerfRow> {
 }
 
 /// "p95 < 100ms" → "p95".
+/// The statistic a threshold judges: `p95` of `create flow: p95 < 1000ms` (a request
+/// name before the colon is not the statistic).
 fn threshold_metric(expression: &str) -> &str {
-    expression
-        .split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '=')
+    let rule = match expression.rsplit_once(':') {
+        Some((_, rule)) => rule,
+        None => expression,
+    };
+    rule.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '=')
         .find(|w| !w.is_empty())
         .unwrap_or(expression)
 }
