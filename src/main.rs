@@ -31,7 +31,7 @@ enum Command {
     #[command(subcommand)]
     Tenant(cmd::tenant::TenantCommand),
     /// Run scenarios against a target described by a profile.
-    Run(cmd::run::RunArgs),
+    Run(Box<cmd::run::RunArgs>),
     /// Start the reference server in-process, run the whole suite against it, write reports.
     Validate(cmd::validate::ValidateArgs),
     /// Run a load scenario against a target.
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Tenant(c) => cmd::tenant::run(c).await,
-            Command::Run(args) => cmd::run::run(args).await,
+            Command::Run(args) => cmd::run::run(*args).await,
             Command::Validate(args) => cmd::validate::run(args).await,
             Command::Load(args) => cmd::load::run(args).await,
             Command::Selfcheck(args) => cmd::selfcheck::run(args).await,

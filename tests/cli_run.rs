@@ -521,3 +521,50 @@ fn a_signed_bundle_verifies_with_its_public_key_and_a_forger_without_the_key_is_
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("manifest.sig: missing"), "{text}");
 }
+
+#[test]
+fn min_coverage_needs_the_document_and_fails_a_run_that_cannot_measure_it() {
+    let (dir, profile, suite) = live_fixture();
+    write(&suite, "health.yaml", SCENARIO);
+    let (code, text) = run_on(
+        &suite,
+        &profile,
+        &["--min-coverage".as_ref(), "50".as_ref()],
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("--min-coverage needs the target's OpenAPI document"),
+        "{text}"
+    );
+
+    // The tiny target answers `{}` to everything: a document without `paths`.
+    let with_doc = write(
+        dir.path(),
+        "doc.target.yaml",
+        &format!(
+            "{}openapi_path: /openapi.json\n",
+            std::fs::read_to_string(&profile).unwrap()
+        ),
+    );
+    let md = dir.path().join("report.md");
+    let (code, text) = run_on(
+        &suite,
+        &with_doc,
+        &[
+            "--min-coverage".as_ref(),
+            "50".as_ref(),
+            "--markdown".as_ref(),
+            md.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT PRODUCTION READY (API coverage not measured < 50.0%)"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("not measured: the document has no `paths`"),
+        "{md}"
+    );
+}

@@ -140,4 +140,8 @@ async fn a_full_run_leaves_no_flow_behind_and_sends_no_load_unasked() {
         0,
         "flows left behind on the target"
     );
+    // The profile names the OpenAPI document: the run measured what it exercised of it.
+    let operations = report["coverage"]["operations"].as_array().unwrap();
+    assert!(operations.len() > 15, "{operations:?}");
+    assert!(md.contains("**API coverage** | "), "{md}");
 }

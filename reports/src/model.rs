@@ -33,11 +33,88 @@ pub struct RunReport {
     /// What the run was asked to check: the suite before filters, and the filters.
     #[serde(default)]
     pub selection: Selection,
+    /// Operations × status codes of the target's OpenAPI document that the run
+    /// exercised (when the profile names `openapi_path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<ApiCoverage>,
+}
+
+/// How much of the target's documented API a run exercised (APISnoop's question).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiCoverage {
+    /// Where the document came from.
+    pub source: String,
+    /// Every documented operation, with its documented statuses and those seen.
+    pub operations: Vec<OperationCoverage>,
+    /// Answers whose status the matching operation does not document:
+    /// `GET /api/v1/flows/{flow_id} → 418` (each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undocumented: Vec<String>,
+    /// Requests that matched no documented operation.
+    #[serde(default)]
+    pub unmatched_requests: usize,
+    /// Set when the document could not be read or understood: no figures then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationCoverage {
+    pub method: String,
+    /// The path template as documented: `/api/v1/flows/{flow_id}`.
+    pub path: String,
+    /// Documented response statuses (`"200"`, `"4XX"`, `"default"`).
+    pub documented: Vec<String>,
+    /// Statuses the run saw, sorted.
+    pub seen: Vec<u16>,
+}
+
+impl ApiCoverage {
+    /// (exercised, documented) pairs of operation × documented status; a status range
+    /// (`4XX`) or `default` counts as exercised by any status it covers.
+    pub fn response_pairs(&self) -> (usize, usize) {
+        let mut hit = 0;
+        let mut all = 0;
+        for op in &self.operations {
+            for d in &op.documented {
+                all += 1;
+                if op.seen.iter().any(|s| status_matches(d, *s)) {
+                    hit += 1;
+                }
+            }
+        }
+        (hit, all)
+    }
+
+    /// Exercised documented responses in percent (`None` when nothing is documented).
+    pub fn percent(&self) -> Option<f64> {
+        let (hit, all) = self.response_pairs();
+        (all > 0 && self.error.is_none()).then(|| hit as f64 * 100.0 / all as f64)
+    }
+
+    /// Operations with at least one request.
+    pub fn operations_exercised(&self) -> usize {
+        self.operations
+            .iter()
+            .filter(|o| !o.seen.is_empty())
+            .count()
+    }
+}
+
+/// Whether a documented status key (`"404"`, `"4XX"`, `"default"`) covers `status`.
+pub fn status_matches(documented: &str, status: u16) -> bool {
+    match documented {
+        "default" => true,
+        d if d.len() == 3 && d.ends_with("XX") => {
+            d.as_bytes()[0].is_ascii_digit() && u16::from(d.as_bytes()[0] - b'0') == status / 100
+        }
+        d => d.parse::<u16>() == Ok(status),
+    }
 }
 
 /// What a run was asked to check. The verdict needs it: a category of the suite that ran
 /// no check blocks sign-off unless the run was narrowed on purpose.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Selection {
     /// Categories of the whole suite, before any filter (empty: unknown, e.g. an old
     /// result file).
@@ -57,6 +134,10 @@ pub struct Selection {
     /// every `must` ran and passed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub certify: bool,
+    /// `--min-coverage P`: the run fails unless it exercised at least P% of the documented
+    /// responses of the target's OpenAPI document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_coverage: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -552,6 +633,7 @@ impl RunReport {
             scenarios: Vec::new(),
             load: Vec::new(),
             selfcheck: None,
+            coverage: None,
             selection: Selection::default(),
         }
     }

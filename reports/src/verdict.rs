@@ -19,6 +19,9 @@ pub enum Verdict {
     Untested,
     /// Nothing was checked (no scenario selected, or every one skipped): exit 1.
     NoVerdict,
+    /// `--min-coverage`: the run exercised less of the documented API than required (or
+    /// could not measure it): exit 1.
+    InsufficientCoverage,
     /// `--certify`: a `must` requirement did not run and pass (failed below the gating
     /// threshold, skipped, or waived): exit 1.
     NotCertified,
@@ -55,6 +58,12 @@ impl RunReport {
         }
         if verdict == Verdict::Fail {
             return verdict;
+        }
+        if let Some(min) = self.selection.min_coverage {
+            let got = self.coverage.as_ref().and_then(|c| c.percent());
+            if got.is_none_or(|p| p < min) {
+                return Verdict::InsufficientCoverage;
+            }
         }
         if self.selection.certify && !self.musts_not_passed().is_empty() {
             return Verdict::NotCertified;
@@ -131,7 +140,11 @@ impl RunReport {
     pub fn exit_code(&self) -> i32 {
         match self.verdict() {
             Verdict::Pass | Verdict::PassWithWaivers => 0,
-            Verdict::Fail | Verdict::Untested | Verdict::NoVerdict | Verdict::NotCertified => 1,
+            Verdict::Fail
+            | Verdict::Untested
+            | Verdict::NoVerdict
+            | Verdict::NotCertified
+            | Verdict::InsufficientCoverage => 1,
             Verdict::Error => 3,
         }
     }

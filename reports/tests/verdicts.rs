@@ -31,6 +31,7 @@ fn with_suite(mut r: RunReport, categories: &[&str], filters: &[&str]) -> RunRep
         filters: filters.iter().map(|f| f.to_string()).collect(),
         suite_digest: None,
         certify: false,
+        min_coverage: None,
     };
     r
 }

@@ -102,6 +102,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         filters: vec![format!("load phase only: flowgate load {}", scenario.id)],
         suite_digest: Some(suite.digest.clone()),
         certify: false,
+        min_coverage: None,
     };
     crate::build_info::stamp(&mut report);
     let secrets: Vec<String> = profile.masker.secrets().to_vec();

@@ -38,6 +38,11 @@ pub struct RunArgs {
     /// and passed (else the verdict is NOT CERTIFIED, exit 1).
     #[arg(long)]
     certify: bool,
+    /// Fail the run (exit 1) unless it exercised at least this percentage of the
+    /// documented responses (operation × status) of the target's OpenAPI document
+    /// (profile `openapi_path`).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    min_coverage: Option<f64>,
     /// Run only the scenarios that failed or errored in this earlier result (its
     /// report.json), against the same suite.
     #[arg(long, value_name = "RESULT.json")]
@@ -186,6 +191,12 @@ pub async fn run(args: RunArgs) -> CmdResult {
         None => None,
     };
 
+    if args.min_coverage.is_some() && profile.spec.openapi_path.is_none() {
+        return Err(CliError::invalid(format!(
+            "--min-coverage needs the target's OpenAPI document: add `openapi_path` (e.g. `/openapi.json`) to {}",
+            args.target.display()
+        )));
+    }
     let opts = run_options(&args, &profile, policy.fail_on, waivers.clone(), only_ids);
     if args.certify {
         let dropped = opts.dropped_musts(&suite, &profile);
@@ -257,6 +268,14 @@ fn failed_ids(path: &std::path::Path, suite: &Suite) -> Result<Option<Vec<String
     Ok(Some(ids))
 }
 
+/// `80`, `80%` or `80.5` → 80.0; 0 to 100.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
+}
+
 fn run_options(
     args: &RunArgs,
     profile: &Profile,
@@ -288,6 +307,7 @@ fn run_options(
         waivers: waivers.map(Arc::new),
         only_ids,
         certify: args.certify,
+        min_coverage: args.min_coverage,
     }
 }
 

@@ -96,6 +96,7 @@ async fn run_checks(
         waivers: None,
         only_ids: None,
         certify: false,
+        min_coverage: None,
         // validate is a gate, not a soak: load phases run short and bounded here
         // (`flowgate load` runs them as declared).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner {

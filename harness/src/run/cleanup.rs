@@ -58,7 +58,7 @@ pub(crate) fn created_by(
 }
 
 /// The request's path relative to the profile's base URL (`None`: another host).
-fn request_path(profile: &Profile, url: &str) -> Option<String> {
+pub(crate) fn request_path(profile: &Profile, url: &str) -> Option<String> {
     let url = reqwest::Url::parse(url).ok()?;
     let base = reqwest::Url::parse(&profile.spec.base_url).ok()?;
     if url.origin() != base.origin() {

@@ -10,6 +10,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) measurements: Mutex<Vec<Measurement>>,
     /// What this scenario created on the target (removed after its teardown).
     pub(crate) created: Mutex<Vec<cleanup::Created>>,
+    /// Every answered request of the run (all scenarios), for the API coverage.
+    pub(crate) answered: Arc<Mutex<Vec<coverage::Answered>>>,
 }
 
 /// One request's outcome inside a step.
@@ -247,6 +249,13 @@ impl<'a> Exec<'a> {
         })?;
         let resp = send(&self.client, &req).await.map_err(|e| e.message);
         if let Ok(r) = &resp {
+            if let Ok(mut a) = self.answered.lock() {
+                a.push(coverage::Answered {
+                    method: req.method.to_string(),
+                    url: req.url.clone(),
+                    status: r.status,
+                });
+            }
             if let Some(c) = cleanup::created_by(self.profile, &req, r) {
                 if let Ok(mut list) = self.created.lock() {
                     list.push(c);

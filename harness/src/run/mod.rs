@@ -5,6 +5,7 @@
 pub(crate) mod assert;
 mod capture;
 mod cleanup;
+mod coverage;
 mod exec;
 pub(crate) mod http;
 mod mask;
@@ -101,6 +102,8 @@ pub struct RunOptions {
     pub only_ids: Option<(Vec<String>, String)>,
     /// `--certify`: the report is certified only if every `must` ran and passed.
     pub certify: bool,
+    /// `--min-coverage P`: the run fails unless it exercised P% of the documented API.
+    pub min_coverage: Option<f64>,
 }
 
 impl RunOptions {
@@ -131,6 +134,7 @@ impl RunOptions {
             filters,
             suite_digest: Some(suite.digest.clone()),
             certify: self.certify,
+            min_coverage: self.min_coverage,
         }
     }
 
@@ -215,6 +219,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let total = selected.len();
     let stop = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
+    let answered: Arc<Mutex<Vec<coverage::Answered>>> = Arc::default();
     let jobs = opts.jobs.max(1);
 
     // Load phases run after the functional checks, one at a time: their traffic would
@@ -229,6 +234,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
         let opts = &opts;
         let stop = &stop;
         let done = &done;
+        let answered = &answered;
         async move {
             let mut result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
                 Done::Scenario(skipped_result(
@@ -237,7 +243,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
                 ))
             } else {
                 match &client {
-                    Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts).await,
+                    Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts, answered).await,
                     Err(e) => Done::Scenario(error_result(s, e)),
                 }
             };
@@ -282,6 +288,10 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
             Done::Load(l) => report.load.push(l),
         }
     }
+    if let Ok(c) = &client {
+        let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
+        report.coverage = coverage::measure(c, profile, &answered).await;
+    }
     report.finished_at = Utc::now();
     report.duration_ms = started.elapsed().as_millis() as u64;
     report
@@ -303,6 +313,7 @@ async fn run_one(
     client: reqwest::Client,
     run_id: &str,
     opts: &RunOptions,
+    answered: &Arc<Mutex<Vec<coverage::Answered>>>,
 ) -> Done {
     let missing: Vec<&String> = s
         .scenario
@@ -345,6 +356,7 @@ async fn run_one(
         client,
         measurements: Mutex::new(Vec::new()),
         created: Mutex::new(Vec::new()),
+        answered: answered.clone(),
     };
     let mut result = exec.run_scenario(s, run_id).await;
     mask_scenario(&mut result, &profile.masker);

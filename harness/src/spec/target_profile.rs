@@ -40,6 +40,11 @@ pub struct ProfileSpec {
     /// is an answer like any other, and a failure shows its `Location`).
     #[serde(default)]
     pub follow_redirects: bool,
+    /// Where the target serves its OpenAPI document (e.g. `/openapi.json`): the report
+    /// then lists the operations × statuses the run exercised, and `--min-coverage` can
+    /// gate on it.
+    #[serde(default)]
+    pub openapi_path: Option<String>,
     /// `flowgate run` runs the suite's load scenarios without `--load` (default false:
     /// load on a system you do not own is opt-in). `validate` always runs its bounded load.
     #[serde(default)]

@@ -116,9 +116,11 @@ pub fn render_html(report: &RunReport) -> String {
     let (vclass, vtext) = match verdict {
         Verdict::Pass | Verdict::PassWithWaivers => ("verdict-pass", format!("✔ {words}")),
         Verdict::Error => ("verdict-error", format!("⚠ {words}")),
-        Verdict::Fail | Verdict::Untested | Verdict::NoVerdict | Verdict::NotCertified => {
-            ("verdict-fail", format!("⚠ {words}"))
-        }
+        Verdict::Fail
+        | Verdict::Untested
+        | Verdict::NoVerdict
+        | Verdict::NotCertified
+        | Verdict::InsufficientCoverage => ("verdict-fail", format!("⚠ {words}")),
     };
     line!(out, "<section class=\"cards\">");
     line!(

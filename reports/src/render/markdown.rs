@@ -157,6 +157,7 @@ pub fn render_markdown(report: &RunReport) -> String {
 
     detailed_findings(&mut out, &all);
     performance(&mut out, &all);
+    api_coverage(&mut out, report);
     critical_issues(&mut out, report, &all);
     if let Some(sc) = &report.selfcheck {
         line!(out, "## Suite Strength (defect injection)");
@@ -405,6 +406,51 @@ fn performance(out: &mut String, all: &[Check<'_>]) {
         );
     }
     line!(out);
+}
+
+/// The documented responses the run never saw, and the statuses it saw undocumented.
+fn api_coverage(out: &mut String, report: &RunReport) {
+    let Some(c) = &report.coverage else { return };
+    line!(out, "## API Coverage");
+    line!(out);
+    line!(
+        out,
+        "{} (from {}).",
+        super::coverage_text(report),
+        md(&c.source)
+    );
+    line!(out);
+    if c.error.is_some() {
+        return;
+    }
+    let missing: Vec<String> = c
+        .operations
+        .iter()
+        .flat_map(|op| {
+            op.documented
+                .iter()
+                .filter(|d| !op.seen.iter().any(|s| crate::model::status_matches(d, *s)))
+                .map(move |d| format!("`{} {}` → {d}", op.method, op.path))
+        })
+        .collect();
+    if missing.is_empty() {
+        line!(out, "Every documented response was exercised.");
+    } else {
+        line!(out, "Never exercised ({}):", missing.len());
+        line!(out);
+        for m in &missing {
+            line!(out, "- {}", md_rich(m));
+        }
+    }
+    line!(out);
+    if !c.undocumented.is_empty() {
+        line!(out, "Seen but not documented ({}):", c.undocumented.len());
+        line!(out);
+        for u in &c.undocumented {
+            line!(out, "- `{}`", u);
+        }
+        line!(out);
+    }
 }
 
 fn critical_issues(out: &mut String, report: &RunReport, all: &[Check<'_>]) {

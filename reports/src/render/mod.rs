@@ -382,6 +382,11 @@ pub fn status_words(report: &RunReport) -> String {
         Verdict::NoVerdict => "NO VERDICT: nothing was checked".to_string(),
         Verdict::Error => "NOT PRODUCTION READY (incomplete: infrastructure errors)".to_string(),
         Verdict::Fail => "NOT PRODUCTION READY".to_string(),
+        Verdict::InsufficientCoverage => format!(
+            "NOT PRODUCTION READY (API coverage {} < {:.1}%)",
+            coverage_percent_text(report),
+            report.selection.min_coverage.unwrap_or(0.0)
+        ),
         Verdict::NotCertified => format!(
             "NOT CERTIFIED ({} must requirement{} did not pass)",
             report.musts_not_passed().len(),
@@ -471,6 +476,7 @@ pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
             ),
         ),
         ("Levels", level_rates_text(report)),
+        ("API coverage", coverage_text(report)),
         ("Target care", target_care(report)),
         (
             "Counts",
@@ -516,6 +522,39 @@ pub(crate) fn level_rates_text(report: &RunReport) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `63.2%`, or `not measured`.
+fn coverage_percent_text(report: &RunReport) -> String {
+    match report.coverage.as_ref().and_then(|c| c.percent()) {
+        Some(p) => format!("{p:.1}%"),
+        None => "not measured".to_string(),
+    }
+}
+
+/// `63.2% of documented responses (48/76); 21/21 operations; 2 undocumented statuses seen`.
+pub(crate) fn coverage_text(report: &RunReport) -> String {
+    let Some(c) = &report.coverage else {
+        return "not measured (the profile names no `openapi_path`)".to_string();
+    };
+    if let Some(e) = &c.error {
+        return format!("not measured: {e}");
+    }
+    let (hit, all) = c.response_pairs();
+    let mut text = format!(
+        "{} of documented responses ({hit}/{all}); {}/{} operations exercised",
+        coverage_percent_text(report),
+        c.operations_exercised(),
+        c.operations.len()
+    );
+    if !c.undocumented.is_empty() {
+        text.push_str(&format!(
+            "; {} undocumented status{} seen",
+            c.undocumented.len(),
+            if c.undocumented.len() == 1 { "" } else { "es" }
+        ));
+    }
+    text
 }
 
 /// What the run did to the target besides checking it: redirects followed, resources
@@ -654,6 +693,11 @@ pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<St
                 if s.total == 1 { " was" } else { "s were" }
             )
         }),
+        Verdict::InsufficientCoverage => sentences.push(format!(
+            "The run was asked to exercise at least {:.1}% of the documented API responses (--min-coverage) and exercised {}, so it cannot sign the system off.",
+            report.selection.min_coverage.unwrap_or(0.0),
+            coverage_percent_text(report)
+        )),
         Verdict::NotCertified => sentences.push(format!(
             "The run was asked to certify (--certify), and {} must requirement{} did not run and pass: {}; no gating failure blocks the release, but the system is not certified.",
             report.musts_not_passed().len(),
