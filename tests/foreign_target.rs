@@ -144,4 +144,6 @@ async fn a_full_run_leaves_no_flow_behind_and_sends_no_load_unasked() {
     let operations = report["coverage"]["operations"].as_array().unwrap();
     assert!(operations.len() > 15, "{operations:?}");
     assert!(md.contains("**API coverage** | "), "{md}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("<h2 id=\"coverage\">API coverage</h2>"));
 }

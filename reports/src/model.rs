@@ -92,6 +92,19 @@ impl ApiCoverage {
         (all > 0 && self.error.is_none()).then(|| hit as f64 * 100.0 / all as f64)
     }
 
+    /// Documented responses the run never saw: `GET /api/v1/flows → 503`.
+    pub fn never_exercised(&self) -> Vec<String> {
+        self.operations
+            .iter()
+            .flat_map(|op| {
+                op.documented
+                    .iter()
+                    .filter(|d| !op.seen.iter().any(|s| status_matches(d, *s)))
+                    .map(move |d| format!("{} {} → {d}", op.method, op.path))
+            })
+            .collect()
+    }
+
     /// Operations with at least one request.
     pub fn operations_exercised(&self) -> usize {
         self.operations

@@ -206,6 +206,7 @@ pub fn render_html(report: &RunReport) -> String {
         line!(out, "</section>");
     }
     selfcheck(&mut out, report);
+    api_coverage(&mut out, report);
 
     line!(out, "<section>");
     line!(out, "<h2 id=\"signoff\">Sign-off status</h2>");
@@ -710,6 +711,39 @@ fn tick_label(v: f64) -> String {
     } else {
         format!("{v:.2}")
     }
+}
+
+/// The documented responses never exercised and the statuses seen undocumented.
+fn api_coverage(out: &mut String, report: &RunReport) {
+    let Some(c) = &report.coverage else { return };
+    line!(out, "<section>");
+    line!(out, "<h2 id=\"coverage\">API coverage</h2>");
+    line!(
+        out,
+        "<p>{} (from <code>{}</code>).</p>",
+        esc(&super::coverage_text(report)),
+        esc(&c.source)
+    );
+    if c.error.is_none() {
+        for (title, items) in [
+            ("Never exercised", c.never_exercised()),
+            ("Seen but not documented", c.undocumented.clone()),
+        ] {
+            if items.is_empty() {
+                continue;
+            }
+            line!(
+                out,
+                "<details><summary>{title} ({})</summary><ul>",
+                items.len()
+            );
+            for i in items {
+                line!(out, "<li><code>{}</code></li>", esc(&i));
+            }
+            line!(out, "</ul></details>");
+        }
+    }
+    line!(out, "</section>");
 }
 
 fn selfcheck(out: &mut String, report: &RunReport) {
