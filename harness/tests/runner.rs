@@ -188,7 +188,8 @@ async fn status_headers_body_schema_and_max_duration() {
     // max_duration: failure and a measurement.
     let r = expect_outcome("  - name: slow\n    request: { method: GET, path: /slow }\n    expect: { max_duration: 1ms }\n", Outcome::Failed).await;
     assert_eq!(r.measurements.len(), 1);
-    assert_eq!(r.measurements[0].metric, "GET /slow latency");
+    // Named by its scenario (`t`), then the request.
+    assert_eq!(r.measurements[0].metric, "t — GET /slow latency");
     assert_eq!(r.measurements[0].target, "< 1ms");
     assert!(!r.measurements[0].passed);
 }
