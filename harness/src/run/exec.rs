@@ -249,12 +249,15 @@ impl<'a> Exec<'a> {
         })?;
         let resp = send(&self.client, &req).await.map_err(|e| e.message);
         if let Ok(r) = &resp {
-            if let Ok(mut a) = self.answered.lock() {
-                a.push(coverage::Answered {
-                    method: req.method.to_string(),
-                    url: req.url.clone(),
-                    status: r.status,
-                });
+            // Kept only for the API coverage, which needs the profile's document.
+            if self.profile.spec.openapi_path.is_some() {
+                if let Ok(mut a) = self.answered.lock() {
+                    a.push(coverage::Answered {
+                        method: req.method.to_string(),
+                        url: req.url.clone(),
+                        status: r.status,
+                    });
+                }
             }
             if let Some(c) = cleanup::created_by(self.profile, &req, r) {
                 if let Ok(mut list) = self.created.lock() {
