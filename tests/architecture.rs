@@ -80,3 +80,36 @@ fn reports_depend_on_no_other_workspace_crate() {
         "the result model is the bottom of the graph"
     );
 }
+
+/// The test kit (which PostgreSQL the tests use) is for tests only: no crate links it
+/// outside `[dev-dependencies]`, and it knows nothing of the product.
+#[test]
+fn the_testkit_is_a_dev_dependency_only() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let mut users = Vec::new();
+    for p in metadata["packages"].as_array().expect("packages array") {
+        for d in p["dependencies"].as_array().into_iter().flatten() {
+            if d["name"] == "flowgate-testkit" {
+                users.push((p["name"].to_string(), d["kind"].to_string()));
+            }
+        }
+    }
+    assert!(!users.is_empty(), "the server and CLI tests use the testkit");
+    for (package, kind) in &users {
+        assert_eq!(kind, "\"dev\"", "{package} links flowgate-testkit as {kind}");
+    }
+    let graph = workspace_dependency_graph();
+    assert_eq!(graph.get("flowgate-testkit"), Some(&BTreeSet::new()));
+}

@@ -6,76 +6,17 @@
 //! - scale-out: two processes share one database and run 200 flows; all complete and no
 //!   phase runs twice.
 //!
-//! Each test creates its own database (`flowgate_crash_<uuid>`) and drops it at the end.
-//! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Each test creates its own database (`flowgate_crash_<uuid>`, through `flowgate_testkit`:
+//! `DATABASE_URL`, the local server, or Docker) and drops it at the end.
 
 use flowgate_server::db::Db;
+use flowgate_testkit::TestDatabase;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// A database of its own, dropped (with its connections) when the guard goes.
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create(prefix: &str) -> TestDb {
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin_url())
-            .await
-            .expect("PostgreSQL reachable at DATABASE_URL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create test database");
-        admin.close().await;
-        let base = admin_url();
-        let (root, _) = base.rsplit_once('/').expect("database URL has a path");
-        TestDb {
-            url: format!("{root}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    if let Ok(admin) = PgPoolOptions::new()
-                        .max_connections(1)
-                        .connect(&admin_url())
-                        .await
-                    {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&admin)
-                                .await;
-                    }
-                });
-            }
-        })
-        .join();
-    }
-}
 
 /// A `flowgate serve` child process, killed (SIGKILL) when dropped.
 struct ServerProcess {
@@ -217,11 +158,13 @@ async fn tenant_key(url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_flows_are_taken_over_and_recorded_once() {
-    let db = TestDb::create("flowgate_crash").await;
-    let key = tenant_key(&db.url).await;
+    let Some(db) = TestDatabase::create("flowgate_crash").await else {
+        return;
+    };
+    let key = tenant_key(db.url()).await;
     let pool = PgPoolOptions::new()
         .max_connections(2)
-        .connect(&db.url)
+        .connect(db.url())
         .await
         .expect("pool");
     let client = reqwest::Client::builder()
@@ -229,7 +172,7 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
         .build()
         .expect("client");
 
-    let mut first = ServerProcess::start(&db.url, 4, 2000);
+    let mut first = ServerProcess::start(db.url(), 4, 2000);
     first.wait_healthy(&client).await;
     // Slow phases (400 ms each) so that the kill lands mid-phase.
     let slow: serde_json::Map<String, Value> = [
@@ -282,7 +225,7 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
     .await;
     assert!(leased >= 1, "the kill should leave leases behind");
 
-    let mut second = ServerProcess::start(&db.url, 4, 2000);
+    let mut second = ServerProcess::start(db.url(), 4, 2000);
     second.wait_healthy(&client).await;
     wait_all_terminal(&pool, FLOWS, Duration::from_secs(120)).await;
 
@@ -309,11 +252,13 @@ async fn killed_process_flows_are_taken_over_and_recorded_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_run_200_flows_without_running_a_phase_twice() {
-    let db = TestDb::create("flowgate_scale").await;
-    let key = tenant_key(&db.url).await;
+    let Some(db) = TestDatabase::create("flowgate_scale").await else {
+        return;
+    };
+    let key = tenant_key(db.url()).await;
     let pool = PgPoolOptions::new()
         .max_connections(2)
-        .connect(&db.url)
+        .connect(db.url())
         .await
         .expect("pool");
     let client = reqwest::Client::builder()
@@ -321,8 +266,8 @@ async fn two_processes_run_200_flows_without_running_a_phase_twice() {
         .build()
         .expect("client");
 
-    let mut a = ServerProcess::start(&db.url, 4, 10_000);
-    let mut b = ServerProcess::start(&db.url, 4, 10_000);
+    let mut a = ServerProcess::start(db.url(), 4, 10_000);
+    let mut b = ServerProcess::start(db.url(), 4, 10_000);
     a.wait_healthy(&client).await;
     b.wait_healthy(&client).await;
     let body = json!({

@@ -91,7 +91,7 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// A config on an existing PostgreSQL pool (e.g. from `#[sqlx::test]`).
+    /// A config on an existing PostgreSQL pool (e.g. from `flowgate_testkit::TestDatabase`).
     pub fn with_pg_pool(pool: PgPool) -> Self {
         ServerConfig {
             pg_pool: Some(pool),

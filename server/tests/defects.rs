@@ -6,7 +6,6 @@ use common::Ctx;
 use flowgate_server::defects::{Defect, Defects};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use std::time::{Duration, Instant};
 
 fn only(d: Defect) -> Defects {
@@ -46,8 +45,12 @@ async fn tenant_leak(ctx: Ctx) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn tenant_leak_postgres(pool: PgPool) {
+#[tokio::test]
+async fn tenant_leak_postgres() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
     tenant_leak(Ctx::pg_with(pool, only(Defect::TenantLeak)).await).await
 }
 
@@ -70,8 +73,12 @@ async fn list_ignores_tenant(ctx: Ctx) {
     assert_eq!(res.status(), 404, "only the lists leak");
 }
 
-#[sqlx::test(migrations = false)]
-async fn list_ignores_tenant_postgres(pool: PgPool) {
+#[tokio::test]
+async fn list_ignores_tenant_postgres() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
     list_ignores_tenant(Ctx::pg_with(pool, only(Defect::ListIgnoresTenant)).await).await
 }
 

@@ -1,4 +1,4 @@
-//! The execution engine end to end, through the HTTP API, on PostgreSQL (`#[sqlx::test]`,
+//! The execution engine end to end, through the HTTP API, on PostgreSQL (`flowgate_testkit`,
 //! a fresh database per test) and on a SQLite file: every flow type runs to completion
 //! with outputs that follow from its input; approvals wait; pause, resume, cancel; retries
 //! of transient faults; permanent faults; retry after failure.
@@ -14,9 +14,13 @@ use std::time::Duration;
 macro_rules! on_both {
     ($name:ident) => {
         mod $name {
-            #[sqlx::test(migrations = false)]
-            async fn postgres(pool: sqlx::PgPool) {
-                let h = super::engine_support::on_postgres(pool).await;
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_engine").await
+                else {
+                    return;
+                };
+                let h = super::engine_support::on_postgres(db.pool().await).await;
                 super::$name(&h).await;
             }
 

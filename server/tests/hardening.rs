@@ -138,8 +138,12 @@ fn the_metrics_checker_rejects_a_repeated_family() {
     assert!(check_prometheus_text(fine).is_ok());
 }
 
-#[sqlx::test(migrations = false)]
-async fn metrics_are_strict_prometheus_text_with_the_engine_running(pool: sqlx::PgPool) {
+#[tokio::test]
+async fn metrics_are_strict_prometheus_text_with_the_engine_running() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
     let ctx = Ctx::pg_with_engine(pool).await;
     ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
     // Let the engine's monitor publish its gauges at least once.
@@ -158,8 +162,12 @@ async fn metrics_are_strict_prometheus_text_with_the_engine_running(pool: sqlx::
 /// Kills every connection the server holds, repeatedly and while requests are in flight
 /// (as an administrator would, or a database restart): requests answer 503 problem+json
 /// while the pool reconnects — never a 500 — and the server recovers on its own.
-#[sqlx::test(migrations = false)]
-async fn a_lost_database_connection_is_503_then_recovers(pool: sqlx::PgPool) {
+#[tokio::test]
+async fn a_lost_database_connection_is_503_then_recovers() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
     let admin = pool.clone();
     let ctx = std::sync::Arc::new(Ctx::pg(pool).await);
     let id = ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;

@@ -6,7 +6,7 @@ mod common;
 use common::{expect_problem, Ctx};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sqlx::{PgPool, Row};
+use sqlx::Row;
 
 async fn other_tenant_gets_404_everywhere(ctx: Ctx) {
     let id = ctx
@@ -142,8 +142,12 @@ on_both_backends!(other_engagement_of_same_account_gets_404);
 
 /// Connected as the application role with tenant A set, a query with no WHERE sees only
 /// tenant A's rows; with no tenant set it sees none.
-#[sqlx::test(migrations = false)]
-async fn row_level_security_hides_other_tenants_without_a_where(pool: PgPool) {
+#[tokio::test]
+async fn row_level_security_hides_other_tenants_without_a_where() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
     let ctx = Ctx::pg(pool.clone()).await;
     let a1 = ctx.create(&ctx.a, json!({"flow_type": "discovery"})).await;
     let a2 = ctx.create(&ctx.a, json!({"flow_type": "finops"})).await;

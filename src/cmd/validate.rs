@@ -172,8 +172,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_whole_suite_passes_on_postgres() {
-        let url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let Some(url) = flowgate_testkit::postgres_server_url() else {
+            return;
+        };
         let report = run_repo_suite("", Some(&url), &[]).await;
         assert_eq!(failed(&report), Vec::<String>::new());
         assert_eq!(report.exit_code(), 0);

@@ -58,7 +58,7 @@ impl Db {
         }
     }
 
-    /// Wraps an existing PostgreSQL pool (tests: `#[sqlx::test]`), running migrations.
+    /// Wraps an existing PostgreSQL pool (tests: `flowgate_testkit::TestDatabase`), running migrations.
     pub async fn from_pg_pool(pool: PgPool) -> Result<Db, DbError> {
         PG_MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
         Ok(Db::Postgres(pool))

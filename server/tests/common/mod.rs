@@ -1,5 +1,5 @@
 //! Shared set-up for the API tests: a server on a real database (a fresh PostgreSQL
-//! database from `#[sqlx::test]`, or a SQLite file in a temporary directory) with two
+//! database from `flowgate_testkit`, or a SQLite file in a temporary directory) with two
 //! provisioned tenants, and a small HTTP client.
 
 #![allow(dead_code)]
@@ -188,9 +188,12 @@ pub async fn expect_problem(res: Response, status: u16, code: &str) -> Value {
 macro_rules! on_both_backends {
     ($name:ident) => {
         mod $name {
-            #[sqlx::test(migrations = false)]
-            async fn postgres(pool: sqlx::PgPool) {
-                super::$name(super::common::Ctx::pg(pool).await).await
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_api").await else {
+                    return;
+                };
+                super::$name(super::common::Ctx::pg(db.pool().await).await).await
             }
 
             #[tokio::test]
