@@ -106,9 +106,15 @@ fn the_testkit_is_a_dev_dependency_only() {
             }
         }
     }
-    assert!(!users.is_empty(), "the server and CLI tests use the testkit");
+    assert!(
+        !users.is_empty(),
+        "the server and CLI tests use the testkit"
+    );
     for (package, kind) in &users {
-        assert_eq!(kind, "\"dev\"", "{package} links flowgate-testkit as {kind}");
+        assert_eq!(
+            kind, "\"dev\"",
+            "{package} links flowgate-testkit as {kind}"
+        );
     }
     let graph = workspace_dependency_graph();
     assert_eq!(graph.get("flowgate-testkit"), Some(&BTreeSet::new()));
