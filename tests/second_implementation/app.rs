@@ -1,8 +1,8 @@
 //! The second implementation's HTTP layer (axum), from `server/API.md`.
 
 use super::model::{
-    phases_of, Flow, Store, Tenant, CATALOGUE, MAX_ATTEMPTS, RETRY_INITIAL_MS, RETRY_MAX_MS,
-    STATUSES,
+    phases_of, Flow, NewFlow, Store, Tenant, CATALOGUE, MAX_ATTEMPTS, RETRY_INITIAL_MS,
+    RETRY_MAX_MS, STATUSES,
 };
 use super::problem::{stamp, Problem};
 use axum::body::to_bytes;
@@ -383,19 +383,19 @@ async fn create(State(store): State<Shared>, req: Request) -> Answer {
     }
     let or_empty = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned().unwrap_or(json!({}));
     s.next_seq += 1;
-    let flow = Flow::new(
-        s.next_seq,
+    let flow = Flow::new(NewFlow {
+        seq: s.next_seq,
         account,
         engagement,
         flow_type,
-        fields
+        name: fields
             .get("flow_name")
             .and_then(Value::as_str)
             .map(String::from),
-        or_empty(fields.get("configuration")),
-        json!({}),
-        or_empty(fields.get("initial_data")),
-    );
+        configuration: or_empty(fields.get("configuration")),
+        metadata: json!({}),
+        initial_data: or_empty(fields.get("initial_data")),
+    });
     let id = flow.id;
     let out = flow.to_json();
     s.flows.insert(id, flow);
@@ -471,7 +471,7 @@ async fn list(
         .filter(|f| flow_type.as_ref().is_none_or(|t| t == f.flow_type))
         .filter(|f| before.is_none_or(|b| f.seq < b))
         .collect();
-    flows.sort_by(|a, b| b.seq.cmp(&a.seq));
+    flows.sort_by_key(|f| std::cmp::Reverse(f.seq));
     let more = flows.len() > limit;
     flows.truncate(limit);
     let next = if more {
@@ -675,19 +675,19 @@ async fn compat_initialize(State(store): State<Shared>, req: Request) -> Answer 
         .unwrap_or(json!([]));
     let mut s = lock(&store);
     s.next_seq += 1;
-    let flow = Flow::new(
-        s.next_seq,
+    let flow = Flow::new(NewFlow {
+        seq: s.next_seq,
         account,
         engagement,
-        "discovery",
-        fields
+        flow_type: "discovery",
+        name: fields
             .get("flow_name")
             .and_then(Value::as_str)
             .map(String::from),
-        or_empty(fields.get("configuration")),
-        or_empty(fields.get("metadata")),
-        json!({"raw_data": raw}),
-    );
+        configuration: or_empty(fields.get("configuration")),
+        metadata: or_empty(fields.get("metadata")),
+        initial_data: json!({"raw_data": raw}),
+    });
     let id = flow.id;
     s.flows.insert(id, flow);
     Ok(Json(json!({"success": true, "flow_id": id, "status": "initialized", "message": "accepted", "error": null})).into_response())

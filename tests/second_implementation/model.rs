@@ -157,17 +157,30 @@ pub struct Flow {
     pub revision: u64,
 }
 
+/// What a create stores.
+pub struct NewFlow {
+    pub seq: u64,
+    pub account: Uuid,
+    pub engagement: Uuid,
+    pub flow_type: &'static str,
+    pub name: Option<String>,
+    pub configuration: Value,
+    pub metadata: Value,
+    pub initial_data: Value,
+}
+
 impl Flow {
-    pub fn new(
-        seq: u64,
-        account: Uuid,
-        engagement: Uuid,
-        flow_type: &'static str,
-        name: Option<String>,
-        configuration: Value,
-        metadata: Value,
-        initial_data: Value,
-    ) -> Flow {
+    pub fn new(n: NewFlow) -> Flow {
+        let NewFlow {
+            seq,
+            account,
+            engagement,
+            flow_type,
+            name,
+            configuration,
+            metadata,
+            initial_data,
+        } = n;
         let phases = phases_of(flow_type)
             .unwrap_or(&[])
             .iter()
