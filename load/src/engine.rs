@@ -55,7 +55,7 @@ pub(crate) async fn attack(
         next_identity: plan
             .transactions
             .iter()
-            .map(|_| AtomicUsize::new(0))
+            .map(|_| AtomicUsize::new(plan.first_user))
             .collect(),
         plan: plan.clone(),
         recorder,

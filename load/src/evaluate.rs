@@ -106,6 +106,7 @@ mod tests {
             p99_ms: p95 * 1.5,
             max_ms: p95 * 2.0,
             rps: count as f64 / 10.0,
+            histogram: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod early_stop;
 mod engine;
 mod evaluate;
 mod histogram;
+mod merge;
 pub mod plan;
 mod progress;
 mod quiet_log;
@@ -25,7 +26,8 @@ use flowgate_reports::LoadResult;
 
 pub use engine::EngineError;
 pub use evaluate::ALL_REQUESTS;
-pub use plan::{LoadPlan, Overrides, StopAfter};
+pub use merge::merge_shards;
+pub use plan::{LoadPlan, Overrides, Shard, StopAfter};
 pub use runner::{error_result, run_scenario, GooseLoadRunner};
 pub use summary::render_summary;
 

@@ -80,6 +80,52 @@ pub struct Overrides {
     pub max_users: Option<usize>,
     /// At most this long (a duration phase is shortened; iterations are kept).
     pub max_duration: Option<Duration>,
+    /// Run one shard of the phase (`--shard I/N`).
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` shards of a load phase (`--shard I/N`, 0-based like Kubernetes'
+/// `JOB_COMPLETION_INDEX`). Users are split by global user index: shard `i` runs users
+/// `[U·i/N, U·(i+1)/N)`, so the shards' users add up to the phase's; the ramp-up rate and
+/// the throttle are split in the same proportion, and each shard's users take identities
+/// round-robin from their global index, as one process would have given them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let err = || {
+            format!(
+                "`{s}`: expected I/N with 0 <= I < N (e.g. 0/3, as JOB_COMPLETION_INDEX counts)"
+            )
+        };
+        let (i, n) = s.trim().split_once('/').ok_or_else(err)?;
+        let index: usize = i.trim().parse().map_err(|_| err())?;
+        let count: usize = n.trim().parse().map_err(|_| err())?;
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The global user indexes `[start, end)` this shard runs, of `users`.
+    pub fn users(&self, users: usize) -> (usize, usize) {
+        let at = |i: usize| users.saturating_mul(i) / self.count;
+        (at(self.index), at(self.index + 1))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// A load phase, ready to run.
@@ -113,6 +159,10 @@ pub struct LoadPlan {
     pub thresholds: Vec<Threshold>,
     /// Time-series bucket; `None` picks one from the run length.
     pub window: Option<Duration>,
+    /// The shard this plan runs, if the phase is split (`--shard`).
+    pub shard: Option<Shard>,
+    /// Global index of this plan's first user (identities continue from it).
+    pub first_user: usize,
 }
 
 impl LoadPlan {
@@ -146,6 +196,25 @@ impl LoadPlan {
         let stop = match (stop, overrides.max_duration) {
             (StopAfter::Duration(d), Some(max)) => StopAfter::Duration(d.min(max)),
             (stop, _) => stop,
+        };
+        let rate = load.increase_rate.unwrap_or(users as f64);
+        let throttle = load
+            .throttle
+            .map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+        let (users_here, first_user, rate, throttle) = match overrides.shard {
+            None => (users, 0, rate, throttle),
+            Some(shard) => {
+                let (start, end) = shard.users(users);
+                if end == start {
+                    return Err(format!(
+                        "shard {shard} has no users: {users} users cannot be split {} ways",
+                        shard.count
+                    ));
+                }
+                let part = (end - start) as f64 / users as f64;
+                let throttle = throttle.map(|t| ((t as f64 * part).ceil() as usize).max(1));
+                (end - start, start, rate * part, throttle)
+            }
         };
         let declared_users = usize::try_from(load.users).unwrap_or(usize::MAX);
         let declared_duration = load.duration.map(|d| d.0);
@@ -207,20 +276,20 @@ impl LoadPlan {
             severity: sc.severity,
             profile,
             run_id: run_id.to_string(),
-            users,
-            increase_rate: load.increase_rate.unwrap_or(users as f64),
+            users: users_here,
+            increase_rate: rate,
             stop,
             think_time,
             smoke,
-            throttle: load
-                .throttle
-                .map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
+            throttle,
             identities,
             variables,
             scenario_variables: sc.variables.clone(),
             transactions,
             thresholds: Vec::new(),
             window: load.windows.map(|d| d.0),
+            shard: overrides.shard,
+            first_user,
         };
         let names = plan.step_names();
         plan.thresholds = validate_thresholds(&load.thresholds, &names)

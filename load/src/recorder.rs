@@ -42,6 +42,8 @@ pub(crate) enum PollEnd {
 
 pub(crate) struct Recorder {
     started: Instant,
+    /// The same moment on the wall clock (shards align their windows on it).
+    started_wall: std::time::SystemTime,
     window: Duration,
     shards: Vec<Mutex<Shard>>,
     pub(crate) requests: AtomicU64,
@@ -58,6 +60,7 @@ impl Recorder {
     pub(crate) fn new(window: Duration) -> Self {
         Recorder {
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
             window: window.max(Duration::from_millis(100)),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             requests: AtomicU64::new(0),
@@ -80,6 +83,13 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Wall-clock start, ms since the Unix epoch.
+    pub(crate) fn started_at_ms(&self) -> i64 {
+        self.started_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
     pub(crate) fn started(&self) -> Instant {

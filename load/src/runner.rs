@@ -81,5 +81,6 @@ pub fn error_result(scenario: &SuiteScenario, message: &str) -> LoadResult {
         smoke: None,
         remediation: sc.remediation.clone(),
         fails_when: sc.fails_when.clone(),
+        shard: None,
     }
 }

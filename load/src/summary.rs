@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use flowgate_reports::{FlowCompletion, LoadResult, Outcome, RequestStats, TimePoint};
+use flowgate_reports::{FlowCompletion, LoadResult, Outcome, RequestStats, ShardRun, TimePoint};
 use goose::metrics::GooseMetrics;
 
 use crate::evaluate::{self, completion_rate, Observed, ALL_REQUESTS};
@@ -22,22 +22,39 @@ struct Row {
     failures: u64,
 }
 
-fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
 fn stats(name: &str, row: &Row, wall_s: f64) -> RequestStats {
-    let count = row.success + row.failures;
+    request_stats(
+        name,
+        &row.latency,
+        row.success + row.failures,
+        row.failures,
+        wall_s,
+    )
+}
+
+/// A request row from its histogram (also how `report merge` recomputes merged rows).
+pub(crate) fn request_stats(
+    name: &str,
+    latency: &Histogram,
+    count: u64,
+    failures: u64,
+    wall_s: f64,
+) -> RequestStats {
     RequestStats {
         name: name.to_string(),
         count,
-        failures: row.failures,
-        mean_ms: round2(row.latency.mean_ms()),
-        p50_ms: round2(row.latency.quantile_ms(0.50)),
-        p95_ms: round2(row.latency.quantile_ms(0.95)),
-        p99_ms: round2(row.latency.quantile_ms(0.99)),
-        max_ms: round2(row.latency.max_ms()),
-        rps: round2(count as f64 / wall_s),
+        failures,
+        mean_ms: round2(latency.mean_ms()),
+        p50_ms: round2(latency.quantile_ms(0.50)),
+        p95_ms: round2(latency.quantile_ms(0.95)),
+        p99_ms: round2(latency.quantile_ms(0.99)),
+        max_ms: round2(latency.max_ms()),
+        rps: round2(count as f64 / wall_s.max(1e-3)),
+        histogram: None,
     }
 }
 
@@ -53,7 +70,7 @@ pub(crate) fn summarise(
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for aggregate in metrics.requests.values() {
         let row = rows.entry(aggregate.path.clone()).or_default();
-        row.latency.add_goose(&aggregate.raw_data);
+        crate::histogram::add_goose(&mut row.latency, &aggregate.raw_data);
         row.success += aggregate.success_count as u64;
         row.failures += aggregate.fail_count as u64;
     }
@@ -71,13 +88,20 @@ pub(crate) fn summarise(
     }
     let mut requests: Vec<RequestStats> = Vec::new();
     let mut p90: Vec<(String, f64)> = Vec::new();
+    let sharded = plan.shard.is_some();
+    let keep = |mut r: RequestStats, row: &Row| {
+        if sharded {
+            r.histogram = Some(row.latency.clone());
+        }
+        r
+    };
     for name in &order {
         if let Some(row) = rows.get(name) {
-            requests.push(stats(name, row, wall_s));
+            requests.push(keep(stats(name, row, wall_s), row));
             p90.push((name.clone(), round2(row.latency.quantile_ms(0.90))));
         }
     }
-    requests.push(stats(ALL_REQUESTS, &all, wall_s));
+    requests.push(keep(stats(ALL_REQUESTS, &all, wall_s), &all));
     p90.push((ALL_REQUESTS.into(), round2(all.latency.quantile_ms(0.90))));
 
     // Flow completion, per poll step and over all of them.
@@ -105,7 +129,7 @@ pub(crate) fn summarise(
         )
     });
 
-    let timeseries = timeseries(recorder, wall);
+    let timeseries = timeseries(recorder, wall, sharded);
     let threshold_results = evaluate::evaluate(
         &plan.thresholds,
         &Observed {
@@ -116,6 +140,14 @@ pub(crate) fn summarise(
             memory_drift: memory_drift(&memory),
         },
     );
+    let shard = plan.shard.map(|s| ShardRun {
+        indexes: vec![u32::try_from(s.index).unwrap_or(u32::MAX)],
+        count: u32::try_from(s.count).unwrap_or(u32::MAX),
+        started_at_ms: recorder.started_at_ms(),
+        window_ms: u64::try_from(recorder.window().as_millis()).unwrap_or(u64::MAX),
+        memory_drift_percent: memory_drift(&memory),
+        flows_by_step: flows_by_step.iter().cloned().collect(),
+    });
 
     let sent = recorder.requests.load(Ordering::Relaxed);
     let answered = recorder.responses.load(Ordering::Relaxed);
@@ -178,10 +210,11 @@ pub(crate) fn summarise(
         smoke: plan.smoke.clone(),
         remediation: None,
         fails_when: None,
+        shard,
     }
 }
 
-fn timeseries(recorder: &Recorder, wall: Duration) -> Vec<TimePoint> {
+fn timeseries(recorder: &Recorder, wall: Duration, keep_histograms: bool) -> Vec<TimePoint> {
     let window = recorder.window().as_secs_f64();
     let end = wall.as_secs_f64();
     recorder
@@ -197,6 +230,8 @@ fn timeseries(recorder: &Recorder, wall: Duration) -> Vec<TimePoint> {
                 p50_ms: round2(w.latency.quantile_ms(0.50)),
                 p95_ms: round2(w.latency.quantile_ms(0.95)),
                 errors: w.errors,
+                requests: keep_histograms.then_some(w.requests),
+                histogram: keep_histograms.then(|| w.latency.clone()),
             }
         })
         .collect()

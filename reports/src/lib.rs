@@ -8,6 +8,7 @@
 pub mod diff;
 mod error;
 pub mod gating;
+pub mod histogram;
 pub mod model;
 mod output;
 mod redact;
@@ -22,6 +23,7 @@ pub use gating::{
     apply_waivers, load_waivers, parse_fail_on, parse_waivers, waive, waiver_for, waivers_schema,
     WaiverEntry, Waivers,
 };
+pub use histogram::{LatencyHistogram, MAX_RELATIVE_ERROR};
 pub use model::*;
 pub use output::{write_all, write_all_redacted, write_one_redacted, OutputFormat};
 pub use redact::redact;

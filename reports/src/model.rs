@@ -486,6 +486,29 @@ pub struct LoadResult {
     /// The scenario's own words on what makes it fail: context, never the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fails_when: Option<String>,
+    /// Set when this is one shard of a run (`flowgate load --shard I/N`), or the merge of
+    /// shards (`flowgate report merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRun>,
+}
+
+/// Where a shard's figures sit in the whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRun {
+    /// 0-based shard index (`JOB_COMPLETION_INDEX`); for a merge, the indexes merged.
+    pub indexes: Vec<u32>,
+    /// Shards in the whole run.
+    pub count: u32,
+    /// Wall-clock start of the phase, ms since the Unix epoch (windows align on it).
+    pub started_at_ms: i64,
+    /// Time-series window length, ms.
+    pub window_ms: u64,
+    /// The target's memory drift this shard saw, percent (merge keeps the largest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_drift_percent: Option<f64>,
+    /// Flow completion per poll step (thresholds may name a step).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub flows_by_step: std::collections::BTreeMap<String, FlowCompletion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -500,6 +523,10 @@ pub struct RequestStats {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub rps: f64,
+    /// Every response time, when the phase ran as a shard (`flowgate load --shard`), so
+    /// that `flowgate report merge` adds shards exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<crate::LatencyHistogram>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -546,6 +573,11 @@ pub struct TimePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub errors: u64,
+    /// A shard's window, in full: requests and response times (for `report merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<crate::LatencyHistogram>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,32 @@ pub struct LoadArgs {
     /// Stop as soon as the thresholds can no longer pass, saying why.
     #[arg(long)]
     stop_early: bool,
+    /// Run one shard of the phase: `I/N`, 0 <= I < N (Kubernetes' JOB_COMPLETION_INDEX
+    /// is I). Users, ramp-up rate and throttle are split; the result keeps its latency
+    /// histograms for `flowgate report merge`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<flowgate_load::Shard>,
+    /// Start at this wall-clock time (RFC 3339, e.g. 2026-12-01T10:00:00Z, or Unix
+    /// seconds): the start barrier of a sharded run. A time already past starts at once.
+    #[arg(long, value_parser = parse_start_at)]
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_shard(s: &str) -> Result<flowgate_load::Shard, String> {
+    s.parse()
+}
+
+fn parse_start_at(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    s.parse::<i64>()
+        .ok()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .ok_or_else(|| {
+            format!("`{s}`: expected an RFC 3339 time (2026-12-01T10:00:00Z) or Unix seconds")
+        })
 }
 
 pub async fn run(args: LoadArgs) -> CmdResult {
@@ -67,6 +93,7 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     let overrides = Overrides {
         duration: args.duration,
         users: args.users,
+        shard: args.shard,
         ..Overrides::default()
     };
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -74,6 +101,13 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         .map_err(|e| CliError::invalid(format!("{}: {e}", scenario.file)))?;
 
     let target = probe_target(&profile).await.map_err(CliError::infra)?;
+    if let Some(at) = args.start_at {
+        let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+        if !args.quiet && !wait.is_zero() {
+            eprintln!("waiting {:.1} s for --start-at {at}", wait.as_secs_f64());
+        }
+        tokio::time::sleep(wait).await;
+    }
     let started_at = chrono::Utc::now();
     let options = LoadOptions {
         progress: !args.quiet,
@@ -99,7 +133,13 @@ pub async fn run(args: LoadArgs) -> CmdResult {
     report.selection = flowgate_reports::Selection {
         suite_categories: vec!["load".into()],
         suite_scenarios: 1,
-        filters: vec![format!("load phase only: flowgate load {}", scenario.id)],
+        filters: match args.shard {
+            None => vec![format!("load phase only: flowgate load {}", scenario.id)],
+            Some(shard) => vec![format!(
+                "load phase only: flowgate load {} --shard {shard} (one shard: merge them)",
+                scenario.id
+            )],
+        },
         suite_digest: Some(suite.digest.clone()),
         certify: false,
         min_coverage: None,

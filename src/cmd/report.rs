@@ -5,6 +5,8 @@
 //!   result, 0 otherwise.
 //! - `report render RESULT.json --format md|junit|json|html [--output FILE]`.
 //! - `report matrix A.json B.json … [--label NAME]… [--format md|html] [-o FILE]`.
+//! - `report merge SHARD.json… [--out DIR] [--json FILE]`: the shards of a load run
+//!   (`flowgate load --shard I/N`) as one run; exit as `flowgate load` (0, 1, 2, 3).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,23 @@ pub enum ReportCommand {
     /// Several runs side by side: checks × targets (or × versions), with each run's
     /// verdict and pass rate per level.
     Matrix(MatrixArgs),
+    /// Merge the shards of a load run (`flowgate load --shard I/N --json F`) into one
+    /// result: counts added, latency histograms added, windows aligned on the wall clock,
+    /// thresholds judged again on the merged figures.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The shards' JSON results, every shard of the run (in any order).
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Write the merged reports (report.md, junit.xml, report.json, report.html) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the merged JSON run result to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -111,7 +130,71 @@ pub async fn run(c: ReportCommand) -> CmdResult {
         ReportCommand::Diff(args) => run_diff(&args),
         ReportCommand::Render(args) => run_render(&args),
         ReportCommand::Matrix(args) => run_matrix(&args),
+        ReportCommand::Merge(args) => run_merge(&args),
     }
+}
+
+fn run_merge(args: &MergeArgs) -> CmdResult {
+    let runs = args
+        .results
+        .iter()
+        .map(|p| read_run(p).map(|r| (p, r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every load phase of every shard file, grouped by phase.
+    let mut phases: Vec<(String, Vec<flowgate_reports::LoadResult>)> = Vec::new();
+    for (path, run) in &runs {
+        if run.load.is_empty() {
+            return Err(CliError::invalid(format!(
+                "{}: no load phase in this result",
+                path.display()
+            )));
+        }
+        for l in &run.load {
+            match phases.iter_mut().find(|(id, _)| *id == l.id) {
+                Some((_, v)) => v.push(l.clone()),
+                None => phases.push((l.id.clone(), vec![l.clone()])),
+            }
+        }
+    }
+    let merged = phases
+        .iter()
+        .map(|(_, parts)| flowgate_load::merge_shards(parts))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::invalid)?;
+    let (_, first) = &runs[0];
+    let mut report = first.clone();
+    report.started_at = runs
+        .iter()
+        .map(|(_, r)| r.started_at)
+        .min()
+        .unwrap_or(first.started_at);
+    report.finished_at = runs
+        .iter()
+        .map(|(_, r)| r.finished_at)
+        .max()
+        .unwrap_or(first.finished_at);
+    report.duration_ms = u64::try_from(
+        (report.finished_at - report.started_at)
+            .num_milliseconds()
+            .max(0),
+    )
+    .unwrap_or(0);
+    report.load = merged;
+    report
+        .selection
+        .filters
+        .push(format!("merged from {} shard results", runs.len()));
+    for l in &report.load {
+        print!("{}", flowgate_load::render_summary(l));
+    }
+    if let Some(dir) = &args.out {
+        super::write_reports(&report, dir, &[])?;
+    }
+    if let Some(file) = &args.json {
+        std::fs::write(file, flowgate_reports::render_json(&report))
+            .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
+    }
+    Ok(u8::try_from(report.exit_code()).unwrap_or(crate::exit::INVALID))
 }
 
 fn run_matrix(args: &MatrixArgs) -> CmdResult {

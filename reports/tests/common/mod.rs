@@ -524,6 +524,8 @@ pub fn complex_run() -> RunReport {
                 p50_ms: 11.0 + (i % 7) as f64,
                 p95_ms: 38.0 + 4.0 * ((i % 6) as f64) + if i == 21 { 90.0 } else { 0.0 },
                 errors: if i == 21 || i == 22 { 3 } else { 0 },
+                requests: None,
+                histogram: None,
             }
         })
         .collect();
@@ -534,6 +536,7 @@ pub fn complex_run() -> RunReport {
         level: Level::Should,
         remediation: Some("Find the create path's slow query under load.".into()),
         fails_when: Some("Creates fail or slow down under sustained load.".into()),
+        shard: None,
         outcome: Outcome::Failed,
         users: 20,
         duration_ms: 30_000,
@@ -548,6 +551,7 @@ pub fn complex_run() -> RunReport {
                 p99_ms: 131.0,
                 max_ms: 212.5,
                 rps: 200.0,
+                histogram: None,
             },
             RequestStats {
                 name: "create flow".into(),
@@ -559,6 +563,7 @@ pub fn complex_run() -> RunReport {
                 p99_ms: 140.0,
                 max_ms: 212.5,
                 rps: 100.0,
+                histogram: None,
             },
             RequestStats {
                 name: "GET /api/v1/flows/{id}".into(),
@@ -570,6 +575,7 @@ pub fn complex_run() -> RunReport {
                 p99_ms: 61.0,
                 max_ms: 98.0,
                 rps: 100.0,
+                histogram: None,
             },
         ],
         thresholds: vec![
