@@ -3,7 +3,8 @@
 //! with a fixed latency (every request sleeps 40 ms): merged request counts add up
 //! exactly, and the merged p95 is within the histogram's error of the single run's (plus
 //! the scheduling noise of three processes on a two-core machine, measured and bounded).
-//! Also: the Kubernetes example is an Indexed Job wired to `--shard`.
+//! Also: the Kubernetes example is an Indexed Job wired to `--shard`, and a soak's
+//! `--report-every` leaves evidence on disk before the run ends.
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -299,5 +300,65 @@ fn the_kubernetes_example_is_an_indexed_job_wired_to_shard() {
     assert!(
         command.contains("flowgate report merge /results/shard-*.json"),
         "{command}"
+    );
+}
+
+/// `--report-every`: while the phase still runs, `report.json` and `report.html` in
+/// `--out` hold what was measured so far, marked partial; the end replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_writes_a_rolling_report_before_it_ends() {
+    let base = fixed_latency_target().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_files(dir.path(), &base);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
+        .current_dir(dir.path())
+        .args([
+            "load",
+            "fixed.yaml",
+            "--target",
+            "fixed.target.yaml",
+            "-q",
+            "--users",
+            "4",
+            "--duration",
+            "4s",
+            "--report-every",
+            "1s",
+            "--out",
+            "soak",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("flowgate load starts");
+    let json = dir.path().join("soak/report.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let mut partial: Option<Value> = None;
+    while std::time::Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(&json) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                partial = Some(v);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let partial = partial.expect("a rolling report.json before the end");
+    assert!(
+        still_running,
+        "the rolling report came before the run ended"
+    );
+    let note = partial["load"][0]["notes"][0].as_str().unwrap_or_default();
+    assert!(note.starts_with("PARTIAL: "), "{note}");
+    assert!(dir.path().join("soak/report.html").exists());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    let last: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("final")).expect("json");
+    let notes = last["load"][0]["notes"].to_string();
+    assert!(
+        !notes.contains("PARTIAL"),
+        "the final report replaced it: {notes}"
     );
 }

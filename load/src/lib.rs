@@ -43,6 +43,25 @@ pub struct LoadOptions {
     /// Where the target's Prometheus metrics are (for the server memory drift note);
     /// `None` uses `{base_url}/metrics`.
     pub metrics_url: Option<String>,
+    /// Hand a partial result to `sink` every `every` while the phase runs (a soak's
+    /// rolling report).
+    pub snapshots: Option<Snapshots>,
+}
+
+/// Partial results while a phase runs: what has been measured so far, as a
+/// [`LoadResult`] whose first note says it is partial.
+#[derive(Clone)]
+pub struct Snapshots {
+    pub every: Duration,
+    pub sink: Arc<dyn Fn(LoadResult) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshots")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs one load phase and summarises it. An `Err` means the phase could not start
@@ -63,7 +82,14 @@ pub async fn run_load(plan: LoadPlan, options: LoadOptions) -> Result<LoadResult
     } else {
         None
     };
-    let monitor = progress::Monitor::start(recorder.clone(), progress, metrics_url, early_stop);
+    let snapshots = options.snapshots.clone().map(|s| (s, plan.clone()));
+    let monitor = progress::Monitor::start(
+        recorder.clone(),
+        progress,
+        metrics_url,
+        early_stop,
+        snapshots,
+    );
     let outcome = engine::attack(plan.clone(), recorder.clone()).await;
     if recorder.stopped_early().is_some() {
         // Ours, not a user's Ctrl-C: later phases in this process start clean.

@@ -9,7 +9,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::early_stop::EarlyStop;
+use crate::plan::LoadPlan;
 use crate::recorder::Recorder;
+use crate::Snapshots;
 
 /// Resident memory of the server process, sampled at the start, at each window's end
 /// and at the end of the phase.
@@ -35,9 +37,17 @@ impl Monitor {
         progress: Option<(String, usize)>,
         metrics_url: String,
         early_stop: Option<EarlyStop>,
+        snapshots: Option<(Snapshots, Arc<LoadPlan>)>,
     ) -> Self {
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(run(recorder, progress, metrics_url, early_stop, rx));
+        let task = tokio::spawn(run(
+            recorder,
+            progress,
+            metrics_url,
+            early_stop,
+            snapshots,
+            rx,
+        ));
         Monitor {
             stop: Some(tx),
             task,
@@ -57,6 +67,7 @@ async fn run(
     progress: Option<(String, usize)>,
     metrics_url: String,
     mut early_stop: Option<EarlyStop>,
+    snapshots: Option<(Snapshots, Arc<LoadPlan>)>,
     mut stop: oneshot::Receiver<()>,
 ) -> MemorySamples {
     let terminal = std::io::stderr().is_terminal();
@@ -75,6 +86,7 @@ async fn run(
     let window = recorder.window();
     let mut next_sample = Instant::now() + window;
     let mut next_print = Instant::now() + print_every;
+    let mut next_snapshot = snapshots.as_ref().map(|(s, _)| Instant::now() + s.every);
     let mut last_requests = 0u64;
     let mut last_print = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -95,6 +107,12 @@ async fn run(
         if now >= next_sample {
             next_sample = now + window;
             sample(&client, &metrics_url, &started, &mut memory).await;
+        }
+        if let (Some((snap, plan)), Some(due)) = (&snapshots, next_snapshot) {
+            if now >= due {
+                next_snapshot = Some(now + snap.every);
+                (snap.sink)(crate::summary::partial(plan, &recorder, &memory));
+            }
         }
         if let Some((label, users)) = progress.as_ref().filter(|_| now >= next_print) {
             next_print = now + print_every;

@@ -214,6 +214,99 @@ pub(crate) fn summarise(
     }
 }
 
+/// What a running phase has measured so far (a soak's rolling report): every request in
+/// one row, the windows so far, flow completion, memory drift so far, and the thresholds
+/// over all requests judged on it; per-request rows and thresholds come at the end.
+pub(crate) fn partial(plan: &LoadPlan, recorder: &Recorder, memory: &MemorySamples) -> LoadResult {
+    let elapsed = recorder.started().elapsed();
+    let mut all = Histogram::default();
+    for w in recorder.windows().values() {
+        all.merge(&w.latency);
+    }
+    let count = recorder.requests.load(Ordering::Relaxed);
+    let failures = recorder.errors.load(Ordering::Relaxed);
+    let requests = vec![request_stats(
+        ALL_REQUESTS,
+        &all,
+        count,
+        failures,
+        elapsed.as_secs_f64(),
+    )];
+    let flows_by_step = recorder.flows();
+    let flows = (!flows_by_step.is_empty()).then(|| {
+        flows_by_step.iter().fold(
+            FlowCompletion {
+                created: 0,
+                completed: 0,
+                failed: 0,
+                timed_out: 0,
+            },
+            |mut acc, (_, f)| {
+                acc.created += f.created;
+                acc.completed += f.completed;
+                acc.failed += f.failed;
+                acc.timed_out += f.timed_out;
+                acc
+            },
+        )
+    });
+    let overall: Vec<_> = plan
+        .thresholds
+        .iter()
+        .filter(|t| t.request.is_none())
+        .cloned()
+        .collect();
+    let p90 = [(ALL_REQUESTS.to_string(), round2(all.quantile_ms(0.90)))];
+    let thresholds = evaluate::evaluate(
+        &overall,
+        &Observed {
+            requests: &requests,
+            flows: flows.as_ref(),
+            flows_by_step: &flows_by_step,
+            p90_by_request: &p90,
+            memory_drift: memory_drift(memory),
+        },
+    );
+    let outcome = if thresholds.iter().any(|t| !t.passed) {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    };
+    let planned = match plan.stop {
+        crate::plan::StopAfter::Duration(d) => {
+            format!(
+                " of {}",
+                humantime::format_duration(Duration::from_secs(d.as_secs()))
+            )
+        }
+        crate::plan::StopAfter::Iterations(_) => String::new(),
+    };
+    LoadResult {
+        id: plan.id.clone(),
+        name: plan.name.clone(),
+        severity: plan.severity,
+        level: Default::default(),
+        outcome,
+        users: plan.users as u64,
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        requests,
+        thresholds,
+        timeseries: timeseries(recorder, elapsed, false),
+        flows,
+        notes: vec![
+            format!(
+                "PARTIAL: {}{planned} measured so far; the run has not ended (thresholds on one request are judged at the end)",
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+            ),
+            memory_note(memory),
+        ],
+        smoke: plan.smoke.clone(),
+        remediation: None,
+        fails_when: None,
+        shard: None,
+    }
+}
+
 fn timeseries(recorder: &Recorder, wall: Duration, keep_histograms: bool) -> Vec<TimePoint> {
     let window = recorder.window().as_secs_f64();
     let end = wall.as_secs_f64();

@@ -47,6 +47,10 @@ pub struct LoadArgs {
     /// seconds): the start barrier of a sharded run. A time already past starts at once.
     #[arg(long, value_parser = parse_start_at)]
     start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Rewrite the reports in --out from what was measured so far, this often (a soak's
+    /// evidence before it ends: `--duration 24h --report-every 10m`).
+    #[arg(long, value_parser = crate::duration::parse_duration)]
+    report_every: Option<Duration>,
 }
 
 fn parse_shard(s: &str) -> Result<flowgate_load::Shard, String> {
@@ -109,43 +113,62 @@ pub async fn run(args: LoadArgs) -> CmdResult {
         tokio::time::sleep(wait).await;
     }
     let started_at = chrono::Utc::now();
+    let mut filters = match args.shard {
+        None => vec![format!("load phase only: flowgate load {}", scenario.id)],
+        Some(shard) => vec![format!(
+            "load phase only: flowgate load {} --shard {shard} (one shard: merge them)",
+            scenario.id
+        )],
+    };
+    // A standalone load phase is a deliberate part of a suite: its report says so rather
+    // than judging the functional categories it never meant to run.
+    let selection = flowgate_reports::Selection {
+        suite_categories: vec!["load".into()],
+        suite_scenarios: 1,
+        filters: filters.clone(),
+        suite_digest: Some(suite.digest.clone()),
+        certify: false,
+        min_coverage: None,
+    };
+    let secrets: Vec<String> = profile.masker.secrets().to_vec();
+    let snapshots = match (args.report_every, &args.out) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(CliError::invalid(
+                "--report-every needs --out DIR (where the rolling report is rewritten)",
+            ))
+        }
+        (Some(every), Some(dir)) => {
+            let (dir, target, secrets) = (dir.clone(), target.clone(), secrets.clone());
+            let mut selection = selection.clone();
+            filters.push("partial: a rolling report of a run still going".into());
+            selection.filters = filters;
+            let warned = std::sync::atomic::AtomicBool::new(false);
+            Some(flowgate_load::Snapshots {
+                every,
+                sink: Arc::new(move |partial| {
+                    let report =
+                        load_report(target.clone(), started_at, partial, selection.clone());
+                    if let Err(e) = flowgate_reports::write_all_redacted(&report, &dir, &secrets) {
+                        if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            eprintln!("warning: cannot write the rolling report: {e}");
+                        }
+                    }
+                }),
+            })
+        }
+    };
     let options = LoadOptions {
         progress: !args.quiet,
         stop_early: args.stop_early,
         metrics_url: None,
+        snapshots,
     };
     let result = run_load(plan, options)
         .await
         .map_err(|e| CliError::invalid(format!("{}: {e}", scenario.file)))?;
     print!("{}", profile.masker.mask(&render_summary(&result)));
-
-    let mut report = RunReport::new(target, GatingPolicy { fail_on: None }, started_at);
-    report.finished_at = chrono::Utc::now();
-    report.duration_ms = u64::try_from(
-        (report.finished_at - report.started_at)
-            .num_milliseconds()
-            .max(0),
-    )
-    .unwrap_or(0);
-    report.load.push(result);
-    // A standalone load phase is a deliberate part of a suite: its report says so rather
-    // than judging the functional categories it never meant to run.
-    report.selection = flowgate_reports::Selection {
-        suite_categories: vec!["load".into()],
-        suite_scenarios: 1,
-        filters: match args.shard {
-            None => vec![format!("load phase only: flowgate load {}", scenario.id)],
-            Some(shard) => vec![format!(
-                "load phase only: flowgate load {} --shard {shard} (one shard: merge them)",
-                scenario.id
-            )],
-        },
-        suite_digest: Some(suite.digest.clone()),
-        certify: false,
-        min_coverage: None,
-    };
-    crate::build_info::stamp(&mut report);
-    let secrets: Vec<String> = profile.masker.secrets().to_vec();
+    let report = load_report(target, started_at, result, selection);
     if let Some(dir) = &args.out {
         super::write_reports(&report, dir, &secrets)?;
     }
@@ -157,4 +180,25 @@ pub async fn run(args: LoadArgs) -> CmdResult {
             .map_err(|e| CliError::infra(format!("cannot write {}: {e}", file.display())))?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(crate::exit::INVALID))
+}
+
+/// The run result of one load phase, finished or (for `--report-every`) so far.
+fn load_report(
+    target: flowgate_reports::TargetInfo,
+    started_at: chrono::DateTime<chrono::Utc>,
+    result: flowgate_reports::LoadResult,
+    selection: flowgate_reports::Selection,
+) -> RunReport {
+    let mut report = RunReport::new(target, GatingPolicy { fail_on: None }, started_at);
+    report.finished_at = chrono::Utc::now();
+    report.duration_ms = u64::try_from(
+        (report.finished_at - report.started_at)
+            .num_milliseconds()
+            .max(0),
+    )
+    .unwrap_or(0);
+    report.load.push(result);
+    report.selection = selection;
+    crate::build_info::stamp(&mut report);
+    report
 }
