@@ -5,16 +5,51 @@ use super::*;
 
 /// The state of a poll's tracked values, for illegal-transition, monotonic and order
 /// checks. Exposed so the load runner can apply the same semantics.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct PollTracker {
     /// Distinct tracked states, in the order seen.
     pub states: Vec<String>,
     last_change: Option<Instant>,
     monotonic_last: BTreeMap<String, f64>,
     order_index: Option<usize>,
+    /// The poll's interval: a longer gap between two observations is a stall.
+    interval: Duration,
+    last_observed: Option<Instant>,
+    /// Stalled time (gaps beyond the interval and the grace) since the last change.
+    stalled: Duration,
+    grace: Duration,
 }
 
+impl Default for PollTracker {
+    fn default() -> PollTracker {
+        PollTracker {
+            states: Vec::new(),
+            last_change: None,
+            monotonic_last: BTreeMap::new(),
+            order_index: None,
+            interval: Duration::ZERO,
+            last_observed: None,
+            stalled: Duration::ZERO,
+            grace: STALL_GRACE,
+        }
+    }
+}
+
+/// How much longer than its interval a gap between two observations may be before the
+/// excess counts as a stall (the harness starved of CPU, or the target taking this long
+/// to answer a read): `max_dwell` judges the target's liveness, so time in which the
+/// poll could not look is not counted against it.
+pub const STALL_GRACE: Duration = Duration::from_secs(1);
+
 impl PollTracker {
+    /// A tracker for a poll that looks every `interval`.
+    pub fn with_interval(interval: Duration) -> PollTracker {
+        PollTracker {
+            interval,
+            ..PollTracker::default()
+        }
+    }
+
     /// Feeds one response body; returns a mismatch when a rule is broken.
     pub fn observe(
         &mut self,
@@ -23,6 +58,11 @@ impl PollTracker {
         doc: Option<&Value>,
     ) -> Result<(), Mismatch> {
         let Some(doc) = doc else { return Ok(()) };
+        let now = Instant::now();
+        if let Some(prev) = self.last_observed.replace(now) {
+            let gap = now.duration_since(prev);
+            self.stalled += gap.saturating_sub(self.interval + self.grace);
+        }
         if let Some(track) = &poll.track {
             if let Ok(Some(v)) = query_json(track, doc) {
                 let state = value_text(&v);
@@ -46,7 +86,8 @@ impl PollTracker {
                         }
                     }
                     self.states.push(state);
-                    self.last_change = Some(Instant::now());
+                    self.last_change = Some(now);
+                    self.stalled = Duration::ZERO;
                 }
                 self.check_dwell(poll, profile)?;
             }
@@ -118,10 +159,18 @@ impl PollTracker {
             .state_machines
             .get(name)
             .and_then(|sm| sm.max_dwell.get(state));
+        let stalled = if self.stalled.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " (not counting {:.1} s in which the poll was stalled)",
+                self.stalled.as_secs_f64()
+            )
+        };
         match bound {
-            Some(max) if age > max.0 => Err(Mismatch {
+            Some(max) if age.saturating_sub(self.stalled) > max.0 => Err(Mismatch {
                 message: format!(
-                    "state `{state}` lasted {:.1} s, longer than the {} the profile allows (state_machines.{name}.max_dwell)",
+                    "state `{state}` lasted {:.1} s{stalled}, longer than the {} the profile allows (state_machines.{name}.max_dwell)",
                     age.as_secs_f64(),
                     humantime::format_duration(max.0)
                 ),
@@ -191,7 +240,7 @@ impl<'a> PollMachine<'a> {
             timeout,
             started: Instant::now(),
             attempts: 0,
-            tracker: PollTracker::default(),
+            tracker: PollTracker::with_interval(interval),
             last_seen: None,
         }
     }
@@ -288,5 +337,63 @@ impl<'a> PollMachine<'a> {
             expected: why.as_ref().map(|m| m.expected.clone()).unwrap_or_default(),
             actual: why.map(|m| m.actual).unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EnvMap;
+
+    fn setup() -> (Poll, Profile) {
+        let profile = Profile::parse(
+            "name: t\nbase_url: http://127.0.0.1:1\nstate_machines:\n  flow:\n    terminal: [done]\n    transitions:\n      waiting: [done]\n    max_dwell: { waiting: 20ms }\n",
+            "t.target.yaml",
+            &EnvMap::default(),
+        )
+        .expect("profile");
+        let poll: Poll = serde_yaml_ng::from_str(
+            "request: { method: GET, path: /x }\nuntil: { status: 200 }\ntrack: \"$.status\"\nstate_machine: flow\n",
+        )
+        .expect("poll");
+        (poll, profile)
+    }
+
+    fn waiting() -> Value {
+        serde_json::json!({"status": "waiting"})
+    }
+
+    #[test]
+    fn a_state_that_outlives_its_dwell_fails() {
+        let (poll, profile) = setup();
+        let mut t = PollTracker::default();
+        assert!(t.observe(&poll, &profile, Some(&waiting())).is_ok());
+        std::thread::sleep(Duration::from_millis(40));
+        let e = t
+            .observe(&poll, &profile, Some(&waiting()))
+            .expect_err("over its 20 ms");
+        assert!(e.message.contains("longer than the 20ms"), "{}", e.message);
+    }
+
+    #[test]
+    fn time_the_poll_was_stalled_is_not_counted() {
+        let (poll, profile) = setup();
+        // No grace: every gap beyond the (zero) interval is a stall.
+        let mut t = PollTracker {
+            grace: Duration::ZERO,
+            ..PollTracker::default()
+        };
+        assert!(t.observe(&poll, &profile, Some(&waiting())).is_ok());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(t.observe(&poll, &profile, Some(&waiting())).is_ok());
+        // A change resets both the age and the stall.
+        assert!(t
+            .observe(
+                &poll,
+                &profile,
+                Some(&serde_json::json!({"status": "done"}))
+            )
+            .is_ok());
+        assert_eq!(t.stalled, Duration::ZERO);
     }
 }

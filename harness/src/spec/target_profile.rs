@@ -108,8 +108,10 @@ pub struct StateMachine {
     #[serde(default)]
     pub transitions: BTreeMap<String, Vec<String>>,
     /// Liveness: the longest a poll may see one non-terminal state before the poll fails
-    /// (e.g. `initialized: 10s`: a flow that is never picked up fails in 10 s, not at the
-    /// poll's timeout). Measured from the poll's first sight of the state.
+    /// (e.g. `initialized: 5s`: a flow that is never picked up fails in 5 s, not at the
+    /// poll's timeout). Measured from the poll's first sight of the state, not counting
+    /// time in which the poll was stalled (a gap between two looks longer than the
+    /// interval + 1 s: the harness starved, or the target that slow to answer).
     #[serde(default)]
     pub max_dwell: BTreeMap<String, Dur>,
 }
