@@ -103,6 +103,8 @@ async fn a_full_run_leaves_no_flow_behind_and_sends_no_load_unasked() {
         ])
         .arg("--out")
         .arg(&out_dir)
+        .arg("--history")
+        .arg(dir.path().join("history.jsonl"))
         .envs(&env)
         .env("FLOWGATE_BASE_URL", &base)
         .output()
@@ -121,6 +123,43 @@ async fn a_full_run_leaves_no_flow_behind_and_sends_no_load_unasked() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
     assert!(report.get("load").is_none(), "no load phase ran");
+    // The profile declares properties: checked over the whole history, and all hold.
+    let properties: Vec<&serde_json::Value> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["category"] == "properties")
+        .collect();
+    let ids: Vec<&str> = properties.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "properties/no_server_errors",
+            "properties/error_format",
+            "properties/state_history",
+            "properties/isolation"
+        ]
+    );
+    assert!(
+        properties.iter().all(|s| s["outcome"] == "passed"),
+        "{properties:?}"
+    );
+    // The history: one JSON object per exchange, every identity named, no key in clear.
+    let history = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(lines.len() > 300, "{} exchanges", lines.len());
+    assert!(lines.iter().any(|l| l["identity"] == "tenant_b"));
+    assert!(lines
+        .iter()
+        .all(|l| l["started_ms"].as_f64() <= l["ended_ms"].as_f64()));
+    for (k, v) in &env {
+        if k.ends_with("_KEY") {
+            assert!(!history.contains(v.as_str()), "{k} in clear in the history");
+        }
+    }
     let created: u64 = report["scenarios"]
         .as_array()
         .unwrap()

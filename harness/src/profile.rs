@@ -131,6 +131,69 @@ impl Profile {
                 ));
             }
         }
+        if let Some(props) = &spec.properties {
+            let at = |path: crate::spec::locate::YamlPath, msg: String| {
+                ParseError::at(file, &index, &path, false, msg)
+            };
+            let props_key = || root.key("properties");
+            if let Some(m) = &props.state_machine {
+                if !spec.state_machines.contains_key(m) {
+                    errors.push(at(
+                        props_key().key("state_machine"),
+                        format!(
+                            "unknown state machine `{m}` (state_machines defines: {})",
+                            spec.state_machines
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+            for identity in props
+                .scopes
+                .keys()
+                .filter(|i| !spec.identities.contains_key(*i))
+            {
+                errors.push(at(
+                    props_key().key("scopes").key(identity),
+                    format!("unknown identity `{identity}`"),
+                ));
+            }
+            for (i, v) in props.views.iter().enumerate() {
+                let here = || props_key().key("views").index(i);
+                if v.request.trim().split_once(' ').is_none() {
+                    errors.push(at(
+                        here().key("request"),
+                        format!("`{}`: expected `METHOD /path`", v.request),
+                    ));
+                }
+                for (key, path) in [
+                    ("id", Some(&v.id)),
+                    ("items", v.items.as_ref()),
+                    ("status", v.status.as_ref()),
+                    ("progress", v.progress.as_ref()),
+                ] {
+                    if let Some(path) = path {
+                        if let Err(e) = serde_json_path::JsonPath::parse(path) {
+                            errors.push(at(
+                                here().key(key),
+                                format!("`{path}` is not a JSONPath: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            for (i, r) in props.restarts.iter().enumerate() {
+                if r.trim().split_once(' ').is_none() {
+                    errors.push(at(
+                        props_key().key("restarts").index(i),
+                        format!("`{r}`: expected `METHOD /path/{{id}}`"),
+                    ));
+                }
+            }
+        }
         if !errors.is_empty() {
             return Err(ParseErrors(errors));
         }

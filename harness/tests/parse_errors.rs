@@ -174,3 +174,27 @@ proptest! {
         let _ = flowgate_harness::Profile::parse(&text, "fuzz.target.yaml", &flowgate_harness::EnvMap::default());
     }
 }
+
+#[test]
+fn a_properties_section_that_names_nothing_real_is_refused_with_positions() {
+    let text = "name: t\nbase_url: http://127.0.0.1:9\nidentities:\n  a: { headers: {} }\n\
+                state_machines:\n  flow: { terminal: [done] }\n\
+                properties:\n  state_machine: flw\n  scopes: { a: one, ghost: two }\n  \
+                views:\n    - { request: \"/flows/{id}\", id: \"$.[\" }\n  restarts: [\"retry\"]\n";
+    let err = flowgate_harness::Profile::parse(
+        text,
+        "p.target.yaml",
+        &flowgate_harness::EnvMap::default(),
+    )
+    .expect_err("refused")
+    .to_string();
+    for expected in [
+        "p.target.yaml:8:18: unknown state machine `flw`",
+        "unknown identity `ghost`",
+        "expected `METHOD /path`",
+        "is not a JSONPath",
+        "`retry`: expected `METHOD /path/{id}`",
+    ] {
+        assert!(err.contains(expected), "{expected} not in:\n{err}");
+    }
+}

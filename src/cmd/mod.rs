@@ -32,6 +32,10 @@ pub struct SelectArgs {
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Write every exchange of the run (identity, request, response, times) to this file
+    /// as JSON lines, secrets masked: the history the property checks read.
+    #[arg(long)]
+    pub history: Option<std::path::PathBuf>,
 }
 
 /// Writes every report format into `dir` with the secrets masked, and says where.

@@ -308,6 +308,7 @@ fn run_options(
         only_ids,
         certify: args.certify,
         min_coverage: args.min_coverage,
+        history_file: args.select.history.clone(),
     }
 }
 

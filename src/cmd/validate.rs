@@ -97,6 +97,7 @@ async fn run_checks(
         only_ids: None,
         certify: false,
         min_coverage: None,
+        history_file: args.select.history.clone(),
         // validate is a gate, not a soak: load phases run short and bounded here
         // (`flowgate load` runs them as declared).
         load_runner: Some(Arc::new(flowgate_load::GooseLoadRunner {

@@ -12,6 +12,9 @@ pub(crate) struct Exec<'a> {
     pub(crate) created: Mutex<Vec<cleanup::Created>>,
     /// Every answered request of the run (all scenarios), for the API coverage.
     pub(crate) answered: Arc<Mutex<Vec<coverage::Answered>>>,
+    /// Every exchange of the run, for the property checks and `--history`.
+    pub(crate) history: Arc<history::History>,
+    pub(crate) scenario_id: String,
 }
 
 /// One request's outcome inside a step.
@@ -239,6 +242,7 @@ impl<'a> Exec<'a> {
         spec: &RequestSpec,
         vars: &Vars,
         identity: Option<&str>,
+        expects_5xx: bool,
     ) -> Result<Sent, Failure> {
         let req = prepare_request(spec, vars, self.profile, identity).map_err(|e| Failure {
             message: format!("cannot build the request: {e}"),
@@ -247,7 +251,32 @@ impl<'a> Exec<'a> {
             response_excerpt: None,
             curl: None,
         })?;
+        let sent_ms = self.history.now_ms();
         let resp = send(&self.client, &req).await.map_err(|e| e.message);
+        if self.history.enabled() {
+            self.history.record(history::Observation {
+                seq: 0,
+                scenario: self.scenario_id.clone(),
+                identity: req.identity.clone().unwrap_or_default(),
+                method: req.method.to_string(),
+                path: relative_path(self.profile, &req.url),
+                started_ms: sent_ms,
+                ended_ms: self.history.now_ms(),
+                status: resp.as_ref().ok().map(|r| r.status),
+                content_type: resp.as_ref().ok().and_then(|r| {
+                    r.headers
+                        .iter()
+                        .find(|(k, _)| k == "content-type")
+                        .map(|(_, v)| v.clone())
+                }),
+                expected_5xx: expects_5xx,
+                request: req
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok()),
+                response: resp.as_ref().ok().and_then(|r| r.json()),
+            });
+        }
         if let Ok(r) = &resp {
             // Kept only for the API coverage, which needs the profile's document.
             if self.profile.spec.openapi_path.is_some() {
@@ -308,7 +337,14 @@ impl<'a> Exec<'a> {
         vars: &mut Vars,
         identity: Option<&str>,
     ) -> Option<ResponseData> {
-        let sent = match self.send_spec(spec, vars, identity).await {
+        let expects_5xx = expect
+            .and_then(|e| e.status.as_ref())
+            .is_some_and(|s| match s {
+                StatusSpec::One(c) => *c >= 500,
+                StatusSpec::Any(cs) => cs.iter().any(|c| *c >= 500),
+                StatusSpec::Template(_) => true,
+            });
+        let sent = match self.send_spec(spec, vars, identity, expects_5xx).await {
             Ok(s) => s,
             Err(f) => {
                 r.outcome = Outcome::Error;
@@ -417,6 +453,19 @@ fn labelled(scenario: &str, measurements: Vec<Measurement>) -> Vec<Measurement> 
             m
         })
         .collect()
+}
+
+/// The URL relative to the profile's base URL, query kept (the whole URL when it points
+/// elsewhere).
+fn relative_path(profile: &Profile, url: &str) -> String {
+    let query = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.query().map(str::to_string));
+    match (cleanup::request_path(profile, url), query) {
+        (Some(p), Some(q)) => format!("{p}?{q}"),
+        (Some(p), None) => p,
+        (None, _) => url.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,12 @@ mod capture;
 mod cleanup;
 mod coverage;
 mod exec;
+pub mod history;
 pub(crate) mod http;
 mod mask;
 pub(crate) mod poll;
 mod probe;
+pub mod properties;
 mod result;
 mod steps;
 
@@ -26,8 +28,8 @@ use result::*;
 use crate::interp::{value_text, Masker, Vars};
 use crate::profile::Profile;
 use crate::spec::model::{
-    CaptureSpec, Expect, ForEach, Matrix, MatrixRequest, Parallel, Poll, RequestSpec, Step,
-    StepKind,
+    CaptureSpec, Expect, ForEach, Matrix, MatrixRequest, Parallel, Poll, RequestSpec, StatusSpec,
+    Step, StepKind,
 };
 use crate::suite::{captures_of, Suite, SuiteScenario};
 use assert::{check_expect, query_json, Mismatch, ResponseData};
@@ -104,6 +106,8 @@ pub struct RunOptions {
     pub certify: bool,
     /// `--min-coverage P`: the run fails unless it exercised P% of the documented API.
     pub min_coverage: Option<f64>,
+    /// `--history FILE`: every exchange of the run, as JSON lines (secrets masked).
+    pub history_file: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
@@ -220,6 +224,9 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let stop = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
     let answered: Arc<Mutex<Vec<coverage::Answered>>> = Arc::default();
+    let history = Arc::new(history::History::new(
+        profile.spec.properties.is_some() || opts.history_file.is_some(),
+    ));
     let jobs = opts.jobs.max(1);
 
     // Load phases run after the functional checks, one at a time: their traffic would
@@ -235,6 +242,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
         let stop = &stop;
         let done = &done;
         let answered = &answered;
+        let history = &history;
         async move {
             let mut result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
                 Done::Scenario(skipped_result(
@@ -243,7 +251,13 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
                 ))
             } else {
                 match &client {
-                    Ok(c) => run_one(suite, profile, s, c.clone(), &run_id, opts, answered).await,
+                    Ok(c) => {
+                        let shared = Shared {
+                            answered: answered.clone(),
+                            history: history.clone(),
+                        };
+                        run_one(suite, profile, s, c.clone(), &run_id, opts, shared).await
+                    }
                     Err(e) => Done::Scenario(error_result(s, e)),
                 }
             };
@@ -288,6 +302,19 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
             Done::Load(l) => report.load.push(l),
         }
     }
+    let (observed, dropped) = history.take();
+    report
+        .scenarios
+        .extend(properties::check(&observed, dropped, profile));
+    if let Some(file) = &opts.history_file {
+        let text = profile.masker.mask(&history::to_json_lines(&observed));
+        if let Err(e) = std::fs::write(file, text) {
+            eprintln!(
+                "warning: cannot write the history to {}: {e}",
+                file.display()
+            );
+        }
+    }
     if let Ok(c) = &client {
         let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
         report.coverage = coverage::measure(c, profile, &answered).await;
@@ -306,6 +333,12 @@ where
     f
 }
 
+/// What every scenario of a run records into.
+struct Shared {
+    answered: Arc<Mutex<Vec<coverage::Answered>>>,
+    history: Arc<history::History>,
+}
+
 async fn run_one(
     suite: &Suite,
     profile: &Profile,
@@ -313,7 +346,7 @@ async fn run_one(
     client: reqwest::Client,
     run_id: &str,
     opts: &RunOptions,
-    answered: &Arc<Mutex<Vec<coverage::Answered>>>,
+    shared: Shared,
 ) -> Done {
     let missing: Vec<&String> = s
         .scenario
@@ -356,7 +389,9 @@ async fn run_one(
         client,
         measurements: Mutex::new(Vec::new()),
         created: Mutex::new(Vec::new()),
-        answered: answered.clone(),
+        answered: shared.answered,
+        history: shared.history,
+        scenario_id: s.id.clone(),
     };
     let mut result = exec.run_scenario(s, run_id).await;
     mask_scenario(&mut result, &profile.masker);

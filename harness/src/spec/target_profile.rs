@@ -56,6 +56,52 @@ pub struct ProfileSpec {
     /// The kinds of resource the suite creates on this target, and how to remove one.
     #[serde(default)]
     pub resources: Vec<ResourceSpec>,
+    /// Properties checked over the whole history of a run (every exchange of every
+    /// scenario), as checks of category `properties`; absent: none.
+    #[serde(default)]
+    pub properties: Option<PropertiesSpec>,
+}
+
+/// What the property checkers need to know about the target.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesSpec {
+    /// The state machine (a name under `state_machines`) every observation of a resource
+    /// must follow, across every view and scenario.
+    #[serde(default)]
+    pub state_machine: Option<String>,
+    /// Responses that show a resource: `request` as `METHOD /path/{id}` (no query;
+    /// `{id}` is the resource's id, other `{…}` match any segment), `items` a JSONPath to
+    /// the resources when the view lists several, and JSONPaths from one resource to its
+    /// `id`, `status` and `progress`.
+    #[serde(default)]
+    pub views: Vec<ViewSpec>,
+    /// Requests (`METHOD /path/{id}`) after whose 2xx answer a resource's history starts
+    /// again (e.g. a retry that moves a terminal `failed` back to `running`).
+    #[serde(default)]
+    pub restarts: Vec<String>,
+    /// The content type every 4xx and 5xx answer carries (e.g. `application/problem+json`).
+    #[serde(default)]
+    pub error_content_type: Option<String>,
+    /// identity → scope. Identities of one scope may see each other's resources; a 2xx
+    /// answer to one scope that holds the id of a resource another scope created is a
+    /// leak. An identity not listed is a scope of its own.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, String>,
+}
+
+/// A response that shows one or more resources.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSpec {
+    pub request: String,
+    #[serde(default)]
+    pub items: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub progress: Option<String>,
 }
 
 fn yes() -> bool {

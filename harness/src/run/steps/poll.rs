@@ -23,7 +23,7 @@ impl Exec<'_> {
         let mut machine =
             PollMachine::new(poll, self.profile, step.capture.as_ref(), interval, timeout);
         loop {
-            let sent = match self.send_spec(&poll.request, vars, identity).await {
+            let sent = match self.send_spec(&poll.request, vars, identity, false).await {
                 Ok(s) => s,
                 Err(f) => {
                     r.outcome = Outcome::Error;
