@@ -23,7 +23,7 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
     assert!(stdout.contains("all scenarios passed"), "{stdout}");
     assert!(!stdout.contains("NOT CAUGHT"), "{stdout}");
     assert!(
-        stdout.contains("detection rate: 100.0% (11/11 defects caught), false alarms: 0"),
+        stdout.contains("detection rate: 100.0% (12/12 defects caught), false alarms: 0"),
         "{stdout}"
     );
 

@@ -32,11 +32,14 @@ pub enum Defect {
     DuplicateCreates,
     /// API: pause/resume/cancel are accepted from any status (a cancelled flow resumes).
     IllegalTransitions,
+    /// API: the flow list shows a completed flow as still `running` (a stale read model):
+    /// two views of one flow disagree, which no single request shows.
+    StaleListStatus,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 11] = [
+    pub const ALL: [Defect; 12] = [
         Defect::StuckFlows,
         Defect::SkippedPhases,
         Defect::StatusStopsUpdating,
@@ -48,6 +51,7 @@ impl Defect {
         Defect::SlowResponses,
         Defect::DuplicateCreates,
         Defect::IllegalTransitions,
+        Defect::StaleListStatus,
     ];
 
     /// The name used on the command line and in `/health`.
@@ -64,6 +68,7 @@ impl Defect {
             Defect::SlowResponses => "slow-responses",
             Defect::DuplicateCreates => "duplicate-creates",
             Defect::IllegalTransitions => "illegal-transitions",
+            Defect::StaleListStatus => "stale-list-status",
         }
     }
 
@@ -86,6 +91,9 @@ impl Defect {
             Defect::DuplicateCreates => "Idempotency-Key is ignored: every create makes a new flow",
             Defect::IllegalTransitions => {
                 "pause/resume/cancel are accepted from any status (a cancelled flow resumes)"
+            }
+            Defect::StaleListStatus => {
+                "the flow list shows completed flows as still `running` (a stale read model)"
             }
         }
     }
