@@ -360,10 +360,21 @@ fn p95_drift(points: &[TimePoint], window: Duration, wall: Duration) -> Option<S
     ))
 }
 
-/// First to last sample, in percent of the first (needs two samples).
+/// The samples drift is judged on: from the end of the first window on, when there are
+/// enough (the sample taken before any load measures a cold start, not a leak).
+fn drift_samples(memory: &MemorySamples) -> &[(f64, f64)] {
+    if memory.samples.len() >= 3 {
+        &memory.samples[1..]
+    } else {
+        &memory.samples
+    }
+}
+
+/// First-window to last sample, in percent of the first (needs two samples).
 fn memory_drift(memory: &MemorySamples) -> Option<f64> {
-    match (memory.samples.first(), memory.samples.last()) {
-        (Some(first), Some(last)) if memory.samples.len() >= 2 && first.1 > 0.0 => {
+    let samples = drift_samples(memory);
+    match (samples.first(), samples.last()) {
+        (Some(first), Some(last)) if samples.len() >= 2 && first.1 > 0.0 => {
             Some((last.1 - first.1) * 100.0 / first.1)
         }
         _ => None,
@@ -371,16 +382,23 @@ fn memory_drift(memory: &MemorySamples) -> Option<f64> {
 }
 
 fn memory_note(memory: &MemorySamples) -> String {
-    match (memory.samples.first(), memory.samples.last()) {
-        (Some(first), Some(last)) if memory.samples.len() >= 2 => {
-            let mib = |b: f64| b / (1024.0 * 1024.0);
+    let samples = drift_samples(memory);
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    match (samples.first(), samples.last()) {
+        (Some(first), Some(last)) if samples.len() >= 2 => {
             let change = if first.1 > 0.0 {
                 format!(" ({:+.1}%)", (last.1 - first.1) * 100.0 / first.1)
             } else {
                 String::new()
             };
+            let cold = match memory.samples.first() {
+                Some(start) if samples.len() < memory.samples.len() => {
+                    format!("; {:.1} MiB before the load", mib(start.1))
+                }
+                _ => String::new(),
+            };
             format!(
-                "server memory drift: {:.1} MiB at t={:.0}s → {:.1} MiB at t={:.0}s{change}",
+                "server memory drift: {:.1} MiB at t={:.0}s → {:.1} MiB at t={:.0}s{change}{cold}",
                 mib(first.1),
                 first.0,
                 mib(last.1),
