@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-/// Workspace package name -> names of its workspace (path) dependencies, normal and dev.
-fn workspace_dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
+/// `cargo metadata --no-deps` of the workspace.
+fn metadata() -> serde_json::Value {
     let output = Command::new(env!("CARGO"))
         .args([
             "metadata",
@@ -22,8 +22,12 @@ fn workspace_dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
         "cargo metadata failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Workspace package name -> names of its workspace (path) dependencies, normal and dev.
+fn workspace_dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let metadata = metadata();
     let packages = metadata["packages"].as_array().expect("packages array");
     let names: BTreeSet<String> = packages
         .iter()
@@ -85,19 +89,7 @@ fn reports_depend_on_no_other_workspace_crate() {
 /// outside `[dev-dependencies]`, and it knows nothing of the product.
 #[test]
 fn the_testkit_is_a_dev_dependency_only() {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo metadata runs");
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let metadata = metadata();
     let mut users = Vec::new();
     for p in metadata["packages"].as_array().expect("packages array") {
         for d in p["dependencies"].as_array().into_iter().flatten() {

@@ -137,6 +137,7 @@ async fn a_full_run_leaves_no_flow_behind_and_sends_no_load_unasked() {
             "properties/no_server_errors",
             "properties/error_format",
             "properties/state_history",
+            "properties/rejected_writes",
             "properties/isolation"
         ]
     );

@@ -23,7 +23,7 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
     assert!(stdout.contains("all scenarios passed"), "{stdout}");
     assert!(!stdout.contains("NOT CAUGHT"), "{stdout}");
     assert!(
-        stdout.contains("detection rate: 100.0% (12/12 defects caught), false alarms: 0"),
+        stdout.contains("detection rate: 100.0% (13/13 defects caught), false alarms: 0"),
         "{stdout}"
     );
 
@@ -33,7 +33,7 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
     let defects = report["selfcheck"]["defects"]
         .as_array()
         .expect("selfcheck.defects");
-    assert_eq!(defects.len(), 11);
+    assert_eq!(defects.len(), 13);
     for d in defects {
         assert!(
             !d["caught_by"].as_array().expect("caught_by").is_empty(),

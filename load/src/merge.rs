@@ -141,14 +141,14 @@ pub fn merge_shards(parts: &[LoadResult]) -> Result<LoadResult, String> {
     let mut flows: Option<FlowCompletion> = None;
     for r in parts {
         if let Some(f) = &r.flows {
-            add_flows(flows.get_or_insert_with(no_flows), f);
+            flows.get_or_insert_with(FlowCompletion::none).add(f);
         }
         if let Some(s) = &r.shard {
             for (step, f) in &s.flows_by_step {
-                add_flows(
-                    flows_by_step.entry(step.clone()).or_insert_with(no_flows),
-                    f,
-                );
+                flows_by_step
+                    .entry(step.clone())
+                    .or_insert_with(FlowCompletion::none)
+                    .add(f);
             }
         }
     }
@@ -260,22 +260,6 @@ pub fn merge_shards(parts: &[LoadResult]) -> Result<LoadResult, String> {
             flows_by_step,
         }),
     })
-}
-
-fn no_flows() -> FlowCompletion {
-    FlowCompletion {
-        created: 0,
-        completed: 0,
-        failed: 0,
-        timed_out: 0,
-    }
-}
-
-fn add_flows(acc: &mut FlowCompletion, f: &FlowCompletion) {
-    acc.created += f.created;
-    acc.completed += f.completed;
-    acc.failed += f.failed;
-    acc.timed_out += f.timed_out;
 }
 
 /// Each shard window lands in the merged window that holds its wall-clock start.

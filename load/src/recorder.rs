@@ -179,10 +179,5 @@ impl Recorder {
 }
 
 fn empty_flows() -> FlowCompletion {
-    FlowCompletion {
-        created: 0,
-        completed: 0,
-        failed: 0,
-        timed_out: 0,
-    }
+    FlowCompletion::none()
 }

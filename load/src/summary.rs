@@ -112,21 +112,12 @@ pub(crate) fn summarise(
         .any(|s| matches!(s.action, StepAction::Poll(_)));
     let flows_by_step = recorder.flows();
     let flows = has_polls.then(|| {
-        flows_by_step.iter().fold(
-            FlowCompletion {
-                created: 0,
-                completed: 0,
-                failed: 0,
-                timed_out: 0,
-            },
-            |mut acc, (_, f)| {
-                acc.created += f.created;
-                acc.completed += f.completed;
-                acc.failed += f.failed;
-                acc.timed_out += f.timed_out;
+        flows_by_step
+            .iter()
+            .fold(FlowCompletion::none(), |mut acc, (_, f)| {
+                acc.add(f);
                 acc
-            },
-        )
+            })
     });
 
     let timeseries = timeseries(recorder, wall, sharded);
@@ -234,21 +225,12 @@ pub(crate) fn partial(plan: &LoadPlan, recorder: &Recorder, memory: &MemorySampl
     )];
     let flows_by_step = recorder.flows();
     let flows = (!flows_by_step.is_empty()).then(|| {
-        flows_by_step.iter().fold(
-            FlowCompletion {
-                created: 0,
-                completed: 0,
-                failed: 0,
-                timed_out: 0,
-            },
-            |mut acc, (_, f)| {
-                acc.created += f.created;
-                acc.completed += f.completed;
-                acc.failed += f.failed;
-                acc.timed_out += f.timed_out;
+        flows_by_step
+            .iter()
+            .fold(FlowCompletion::none(), |mut acc, (_, f)| {
+                acc.add(f);
                 acc
-            },
-        )
+            })
     });
     let overall: Vec<_> = plan
         .thresholds

@@ -201,17 +201,30 @@ fn field_error(pointer: &str, message: &str) -> Value {
     json!({"pointer": pointer, "field": pointer.trim_start_matches('/'), "message": message})
 }
 
-fn expect_kind(
-    body: &Map<String, Value>,
-    name: &str,
-    ok: fn(&Value) -> bool,
-    what: &str,
-    errors: &mut Vec<Value>,
-) {
-    if let Some(v) = body.get(name) {
-        if !ok(v) {
-            errors.push(field_error(&format!("/{name}"), what));
+/// A member's accepted kinds (null always: the member is optional).
+type Kind = (fn(&Value) -> bool, &'static str);
+const TEXT: Kind = (Value::is_string, "expected a string");
+const OBJECT: Kind = (Value::is_object, "expected an object");
+
+fn expect_kinds(body: &Map<String, Value>, members: &[(&str, Kind)], errors: &mut Vec<Value>) {
+    for (name, (ok, what)) in members {
+        if let Some(v) = body.get(*name) {
+            if !v.is_null() && !ok(v) {
+                errors.push(field_error(&format!("/{name}"), what));
+            }
         }
+    }
+}
+
+/// 422 with every field error, U+0000 anywhere included; `Ok` when there is none.
+fn refuse_if_any(body: &Value, mut errors: Vec<Value>) -> Result<(), Problem> {
+    let mut nul = Vec::new();
+    nul_pointers(body, String::new(), &mut nul);
+    errors.extend(nul.iter().map(|p| field_error(p, "U+0000 is not accepted")));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errors))
     }
 }
 
@@ -326,33 +339,16 @@ async fn create(State(store): State<Shared>, req: Request) -> Answer {
         Some(v) if !v.is_string() => errors.push(field_error("/flow_type", "expected a string")),
         _ => {}
     }
-    expect_kind(
+    expect_kinds(
         fields,
-        "flow_name",
-        |v| v.is_string() || v.is_null(),
-        "expected a string",
+        &[
+            ("flow_name", TEXT),
+            ("configuration", OBJECT),
+            ("initial_data", OBJECT),
+        ],
         &mut errors,
     );
-    expect_kind(
-        fields,
-        "configuration",
-        |v| v.is_object() || v.is_null(),
-        "expected an object",
-        &mut errors,
-    );
-    expect_kind(
-        fields,
-        "initial_data",
-        |v| v.is_object() || v.is_null(),
-        "expected an object",
-        &mut errors,
-    );
-    let mut nul = Vec::new();
-    nul_pointers(&body, String::new(), &mut nul);
-    errors.extend(nul.iter().map(|p| field_error(p, "U+0000 is not accepted")));
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    refuse_if_any(&body, errors)?;
     let requested = fields["flow_type"].as_str().unwrap_or_default();
     let Some(flow_type) = CATALOGUE.iter().map(|(t, _)| *t).find(|t| *t == requested) else {
         return Err(Problem::new(
@@ -578,25 +574,14 @@ async fn action(
             None => errors.push(field_error("/approved", "required")),
         }
         if let Value::Object(m) = &body {
-            expect_kind(
-                m,
-                "comment",
-                |v| v.is_string() || v.is_null(),
-                "expected a string",
-                &mut errors,
-            );
+            expect_kinds(m, &[("comment", TEXT)], &mut errors);
             for k in m.keys().filter(|k| *k != "approved" && *k != "comment") {
                 errors.push(field_error(&format!("/{k}"), "unknown member"));
             }
         } else {
             errors = vec![field_error("", "expected an object")];
         }
-        let mut nul = Vec::new();
-        nul_pointers(&body, String::new(), &mut nul);
-        errors.extend(nul.iter().map(|p| field_error(p, "U+0000 is not accepted")));
-        if !errors.is_empty() {
-            return Err(Problem::validation(errors));
-        }
+        refuse_if_any(&body, errors)?;
         let mut s = lock(&store);
         let f = s
             .visible_mut(account, engagement, id)
@@ -640,33 +625,16 @@ async fn compat_initialize(State(store): State<Shared>, req: Request) -> Answer 
         }
         Some(_) => errors.push(field_error("/raw_data", "expected a list of records")),
     }
-    expect_kind(
+    expect_kinds(
         fields,
-        "flow_name",
-        |v| v.is_string() || v.is_null(),
-        "expected a string",
+        &[
+            ("flow_name", TEXT),
+            ("configuration", OBJECT),
+            ("metadata", OBJECT),
+        ],
         &mut errors,
     );
-    expect_kind(
-        fields,
-        "configuration",
-        |v| v.is_object() || v.is_null(),
-        "expected an object",
-        &mut errors,
-    );
-    expect_kind(
-        fields,
-        "metadata",
-        |v| v.is_object() || v.is_null(),
-        "expected an object",
-        &mut errors,
-    );
-    let mut nul = Vec::new();
-    nul_pointers(&body, String::new(), &mut nul);
-    errors.extend(nul.iter().map(|p| field_error(p, "U+0000 is not accepted")));
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    refuse_if_any(&body, errors)?;
     let or_empty = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned().unwrap_or(json!({}));
     let raw = fields
         .get("raw_data")

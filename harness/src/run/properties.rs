@@ -11,7 +11,9 @@
 //!   down — between observations in real-time order (one answered before the other was
 //!   asked), so concurrent reads never count as a contradiction;
 //! - `isolation`: no 2xx answer to one scope holds the id of a resource another scope
-//!   created.
+//!   created;
+//! - `rejected_writes`: after a create answered 4xx/5xx, no later view shows a resource
+//!   with that request's canary (its unique name).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -39,6 +41,7 @@ pub struct Violation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sighting {
     pub id: String,
+    pub name: Option<String>,
     pub status: Option<String>,
     pub progress: Option<f64>,
     pub seq: u64,
@@ -119,6 +122,7 @@ pub fn sightings(
                     .get(&id)
                     .map_or(0, |ts| ts.iter().filter(|t| **t <= o.started_ms).count());
                 out.push(Sighting {
+                    name: v.name.as_deref().and_then(|p| first_text(p, item)),
                     status: v.status.as_deref().and_then(|p| first_text(p, item)),
                     progress: v
                         .progress
@@ -184,6 +188,61 @@ pub fn state_history(sightings: &[Sighting], machine: Option<&StateMachine>) -> 
         }
     }
     out
+}
+
+/// After a create answered 4xx/5xx, no view answered later shows a resource with that
+/// request's canary.
+pub fn rejected_writes(
+    history: &[Observation],
+    profile: &Profile,
+    canary: &str,
+    sightings: &[Sighting],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for o in history
+        .iter()
+        .filter(|o| o.status.is_some_and(|s| s >= 400))
+    {
+        let is_create = profile.spec.resources.iter().any(|r| {
+            r.created_by
+                .iter()
+                .any(|c| request_matches(c, &o.method, o.route()).is_some())
+        });
+        // Only a name unique to the run is a canary: one holding a UUID (`{{ uuid }}`),
+        // so a foreign target's own flows named `x` never count.
+        let Some(name) = o
+            .request
+            .as_ref()
+            .filter(|_| is_create)
+            .and_then(|b| first_text(canary, b))
+            .filter(|n| holds_uuid(n))
+        else {
+            continue;
+        };
+        if let Some(s) = sightings
+            .iter()
+            .find(|s| s.started_ms >= o.ended_ms && s.name.as_deref() == Some(name.as_str()))
+        {
+            out.push(Violation {
+                resource: Some(s.id.clone()),
+                message: format!(
+                    "a create refused with {} (name `{name}`) was later shown as a stored resource",
+                    o.status.unwrap_or_default()
+                ),
+                exchanges: vec![o.seq, s.seq],
+            });
+        }
+    }
+    out
+}
+
+fn holds_uuid(text: &str) -> bool {
+    text.as_bytes().windows(36).any(|w| {
+        w.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+    })
 }
 
 /// No 5xx unless the step that sent the request expected one.
@@ -355,6 +414,15 @@ const ISOLATION: Property = Property {
     fails_when: "A 2xx answer to one scope held the id of a resource created by another.",
 };
 
+const REJECTED_WRITES: Property = Property {
+    name: "rejected_writes",
+    title: "A refused create leaves no trace",
+    severity: Severity::High,
+    requirement: "A create answered 4xx or 5xx stores nothing: no later view shows a resource with that request's unique name.",
+    remediation: "Validate the whole request before writing anything, and write in one transaction that a refusal rolls back.",
+    fails_when: "A view answered after a refused create shows a resource carrying that request's unique name.",
+};
+
 fn result(
     p: &Property,
     checked: String,
@@ -497,6 +565,21 @@ pub(crate) fn check(
             state_history(&seen, machine),
             history,
         ));
+        if let Some(canary) = &spec.canary {
+            let refused = history
+                .iter()
+                .filter(|o| o.status.is_some_and(|s| s >= 400) && o.request.is_some())
+                .count();
+            out.push(result(
+                &REJECTED_WRITES,
+                format!(
+                    "{refused} refused requests with a body, against {} observations{kept}",
+                    seen.len()
+                ),
+                rejected_writes(history, profile, canary, &seen),
+                history,
+            ));
+        }
     }
     if !profile.spec.resources.is_empty() {
         let made = created(history, profile);
@@ -533,6 +616,7 @@ mod tests {
     fn sight(id: &str, status: &str, progress: f64, t: f64, seq: u64) -> Sighting {
         Sighting {
             id: id.into(),
+            name: None,
             status: Some(status.into()),
             progress: Some(progress),
             seq,
@@ -622,6 +706,42 @@ mod tests {
         later.epoch = 1;
         let s = vec![sight("f", "failed", 50.0, 0.0, 1), later];
         assert!(state_history(&s, Some(&machine())).is_empty());
+    }
+
+    #[test]
+    fn a_refused_create_whose_name_shows_up_later_is_reported() {
+        let profile = Profile::parse(
+            "name: t\nbase_url: http://127.0.0.1:1\nresources:\n  - { name: flow, created_by: [POST /flows], id: \"$.id\", delete: \"DELETE /flows/{id}\" }\n",
+            "t.target.yaml",
+            &crate::EnvMap::default(),
+        )
+        .expect("profile");
+        let name = "refused-0d9f6c1e-8a7b-4c2d-9e1f-123456789abc";
+        let mut refused = obs(
+            1,
+            "a",
+            "POST",
+            "/flows",
+            422,
+            serde_json::json!({"code": "v"}),
+        );
+        refused.request = Some(serde_json::json!({"flow_name": name, "typo": 1}));
+        let mut shown = sight("f9", "running", 0.0, 100.0, 2);
+        shown.name = Some(name.into());
+        let mut before = sight("f9", "running", 0.0, 0.0, 3);
+        before.name = Some(name.into());
+        let v = rejected_writes(&[refused.clone()], &profile, "$.flow_name", &[shown]);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].exchanges, vec![1, 2]);
+        // Seen only before the refusal: not a trace of it.
+        assert!(rejected_writes(&[refused], &profile, "$.flow_name", &[before]).is_empty());
+    }
+
+    #[test]
+    fn only_names_that_hold_a_uuid_are_canaries() {
+        assert!(holds_uuid("refused-0d9f6c1e-8a7b-4c2d-9e1f-123456789abc"));
+        assert!(!holds_uuid("x"));
+        assert!(!holds_uuid("refused-0d9f6c1e-8a7b-4c2d-9e1f"));
     }
 
     #[test]

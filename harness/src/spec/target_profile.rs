@@ -83,6 +83,11 @@ pub struct PropertiesSpec {
     /// The content type every 4xx and 5xx answer carries (e.g. `application/problem+json`).
     #[serde(default)]
     pub error_content_type: Option<String>,
+    /// JSONPath of a create request's member that the suite makes unique and views show
+    /// too (`$.flow_name`): after a create answered 4xx/5xx, no later view may show a
+    /// resource whose `name` is that value (a refused write leaves no trace).
+    #[serde(default)]
+    pub canary: Option<String>,
     /// identity → scope. Identities of one scope may see each other's resources; a 2xx
     /// answer to one scope that holds the id of a resource another scope created is a
     /// leak. An identity not listed is a scope of its own.
@@ -102,6 +107,9 @@ pub struct ViewSpec {
     pub status: Option<String>,
     #[serde(default)]
     pub progress: Option<String>,
+    /// JSONPath to the resource's name (what `canary` names in a create request).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 fn yes() -> bool {

@@ -139,3 +139,23 @@ pub struct FlowCompletion {
     pub failed: u64,
     pub timed_out: u64,
 }
+
+impl FlowCompletion {
+    /// Nothing polled yet.
+    pub fn none() -> FlowCompletion {
+        FlowCompletion {
+            created: 0,
+            completed: 0,
+            failed: 0,
+            timed_out: 0,
+        }
+    }
+
+    /// Adds another count (another poll step, another shard).
+    pub fn add(&mut self, other: &FlowCompletion) {
+        self.created += other.created;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.timed_out += other.timed_out;
+    }
+}

@@ -35,11 +35,14 @@ pub enum Defect {
     /// API: the flow list shows a completed flow as still `running` (a stale read model):
     /// two views of one flow disagree, which no single request shows.
     StaleListStatus,
+    /// API: a create refused only for an unknown member still stores the flow (validation
+    /// after the write): the client is told no, and a flow runs anyway.
+    RejectedCreateStored,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 12] = [
+    pub const ALL: [Defect; 13] = [
         Defect::StuckFlows,
         Defect::SkippedPhases,
         Defect::StatusStopsUpdating,
@@ -52,6 +55,7 @@ impl Defect {
         Defect::DuplicateCreates,
         Defect::IllegalTransitions,
         Defect::StaleListStatus,
+        Defect::RejectedCreateStored,
     ];
 
     /// The name used on the command line and in `/health`.
@@ -69,6 +73,7 @@ impl Defect {
             Defect::DuplicateCreates => "duplicate-creates",
             Defect::IllegalTransitions => "illegal-transitions",
             Defect::StaleListStatus => "stale-list-status",
+            Defect::RejectedCreateStored => "rejected-create-stored",
         }
     }
 
@@ -94,6 +99,9 @@ impl Defect {
             }
             Defect::StaleListStatus => {
                 "the flow list shows completed flows as still `running` (a stale read model)"
+            }
+            Defect::RejectedCreateStored => {
+                "a create refused for an unknown member still stores the flow"
             }
         }
     }
