@@ -12,6 +12,10 @@ pub use crate::verdict::Verdict;
 mod load;
 pub use load::*;
 
+/// The category of the checks judged over a run's whole history (not scenarios of the
+/// suite: the target profile declares them).
+pub const PROPERTIES_CATEGORY: &str = "properties";
+
 /// Bumped on any incompatible change to the JSON shape.
 pub const SCHEMA_VERSION: u32 = 1;
 

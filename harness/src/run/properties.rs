@@ -25,7 +25,7 @@ use crate::profile::Profile;
 use crate::spec::model::{PropertiesSpec, StateMachine, ViewSpec};
 
 /// The category of the property checks in every report.
-pub const CATEGORY: &str = "properties";
+pub const CATEGORY: &str = flowgate_reports::PROPERTIES_CATEGORY;
 /// Violations listed per property (the count says how many there were).
 const MAX_LISTED: usize = 10;
 

@@ -11,6 +11,7 @@ pub mod matrix;
 
 use crate::model::{
     Failure, LoadResult, Outcome, RunReport, ScenarioResult, Severity, StepResult, Verdict, Waiver,
+    PROPERTIES_CATEGORY,
 };
 
 /// Appends one formatted line (with its newline) to a `String`; writing to a `String`
@@ -63,6 +64,7 @@ pub(crate) fn category_title(category: &str) -> String {
         "concurrency" => "Concurrency".into(),
         "performance" => "Performance".into(),
         "load" => "Load".into(),
+        "properties" => "Properties of the whole run".into(),
         other => other
             .split(['_', '-', ' '])
             .filter(|w| !w.is_empty())
@@ -433,12 +435,18 @@ pub fn header_facts(report: &RunReport) -> Vec<(&'static str, String)> {
             report.tool.name, report.tool.version
         ),
     };
+    let properties = property_checks(report);
     let suite = match &sel.suite_digest {
         Some(d) => format!(
-            "sha256:{} ({} of {} scenarios selected)",
+            "sha256:{} ({} of {} scenarios selected{})",
             d.get(..16).unwrap_or(d),
-            report.scenarios.len() + report.load.len(),
-            sel.suite_scenarios
+            report.scenarios.len() + report.load.len() - properties,
+            sel.suite_scenarios,
+            if properties > 0 {
+                format!("; {properties} property checks")
+            } else {
+                String::new()
+            }
         ),
         None => "not recorded".to_string(),
     };
@@ -627,6 +635,15 @@ pub(crate) fn system_version(report: &RunReport) -> Option<String> {
         })
 }
 
+/// Checks of the run's history (`properties/*`), not scenarios of the suite.
+pub(crate) fn property_checks(report: &RunReport) -> usize {
+    report
+        .scenarios
+        .iter()
+        .filter(|s| s.category == PROPERTIES_CATEGORY)
+        .count()
+}
+
 /// One sentence on the gating policy.
 pub(crate) fn policy_sentence(report: &RunReport) -> String {
     match report.policy.fail_on {
@@ -643,21 +660,28 @@ pub(crate) fn policy_sentence(report: &RunReport) -> String {
 /// The executive summary, as plain sentences (renderers escape them).
 pub(crate) fn executive_summary(report: &RunReport, all: &[Check<'_>]) -> Vec<String> {
     let s = report.summary();
-    let scenarios = report.scenarios.len();
+    let properties = property_checks(report);
+    let scenarios = report.scenarios.len() - properties;
     let loads = report.load.len();
+    let suite_categories = categories(all)
+        .iter()
+        .filter(|c| **c != "load" && **c != PROPERTIES_CATEGORY)
+        .count();
     let mut what = format!(
         "{} scenario{} in {} categor{}",
         scenarios,
         plural(scenarios),
-        categories(all).iter().filter(|c| **c != "load").count(),
-        if categories(all).iter().filter(|c| **c != "load").count() == 1 {
-            "y"
-        } else {
-            "ies"
-        }
+        suite_categories,
+        if suite_categories == 1 { "y" } else { "ies" }
     );
     if loads > 0 {
         what.push_str(&format!(" and {loads} load phase{}", plural(loads)));
+    }
+    if properties > 0 {
+        what.push_str(&format!(
+            ", then {properties} propert{} over the run's history",
+            if properties == 1 { "y" } else { "ies" }
+        ));
     }
     let version = system_version(report)
         .map(|v| format!(" {v}"))
