@@ -34,6 +34,9 @@ enum Command {
     Run(Box<cmd::run::RunArgs>),
     /// Start the reference server in-process, run the whole suite against it, write reports.
     Validate(cmd::validate::ValidateArgs),
+    /// Random-walk a target over the operations its profile declares, checking every
+    /// property as it goes; shrink what breaks one to a scenario `run` replays.
+    Explore(Box<cmd::explore::ExploreArgs>),
     /// Run a load scenario against a target.
     Load(cmd::load::LoadArgs),
     /// Run the suite once per injected defect and show which scenarios caught which defect.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
             Command::Tenant(c) => cmd::tenant::run(c).await,
             Command::Run(args) => cmd::run::run(*args).await,
             Command::Validate(args) => cmd::validate::run(args).await,
+            Command::Explore(args) => cmd::explore::run(*args).await,
             Command::Load(args) => cmd::load::run(args).await,
             Command::Selfcheck(args) => cmd::selfcheck::run(args).await,
             Command::Report(c) => cmd::report::run(c).await,

@@ -8,7 +8,17 @@ use std::process::Command;
 fn every_defect_is_caught_and_the_correct_server_passes() {
     let out_dir = tempfile::tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_flowgate"))
-        .args(["selfcheck", "--quick", "--out"])
+        // The explorer goes where no scenario caught the defect; seed 3 finds each of
+        // those within 900 steps (seed 1 misses delete-lost-while-paused in 1 000).
+        .args([
+            "selfcheck",
+            "--quick",
+            "--explore-seed",
+            "3",
+            "--explore-steps",
+            "2000",
+        ])
+        .arg("--out")
         .arg(out_dir.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -23,7 +33,7 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
     assert!(stdout.contains("all scenarios passed"), "{stdout}");
     assert!(!stdout.contains("NOT CAUGHT"), "{stdout}");
     assert!(
-        stdout.contains("detection rate: 100.0% (13/13 defects caught), false alarms: 0"),
+        stdout.contains("detection rate: 100.0% (17/17 defects caught), false alarms: 0"),
         "{stdout}"
     );
 
@@ -33,17 +43,29 @@ fn every_defect_is_caught_and_the_correct_server_passes() {
     let defects = report["selfcheck"]["defects"]
         .as_array()
         .expect("selfcheck.defects");
-    assert_eq!(defects.len(), 13);
+    assert_eq!(defects.len(), 17);
     for d in defects {
-        assert!(
-            !d["caught_by"].as_array().expect("caught_by").is_empty(),
-            "{d}"
-        );
+        let by_scenario = !d["caught_by"].as_array().expect("caught_by").is_empty();
+        let by_explorer = d["explore"]["property"].is_string();
+        assert!(by_scenario || by_explorer, "{d}");
     }
+    // Explored where no scenario caught it; a property-only defect is one of those.
+    let non_ascii = defects
+        .iter()
+        .find(|d| d["defect"] == "non-ascii-name-error")
+        .expect("the defect is in the matrix");
+    assert_eq!(
+        non_ascii["explore"]["property"], "no_server_errors",
+        "{non_ascii}"
+    );
     let markdown = std::fs::read_to_string(out_dir.path().join("report.md")).expect("report.md");
     assert!(
         markdown.contains("tenant-leak"),
         "the matrix is in the sign-off report"
+    );
+    assert!(
+        markdown.contains("| Defect | Description | Caught by | Explore | Status |"),
+        "the explorer's column is in the sign-off report"
     );
 }
 

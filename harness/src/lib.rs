@@ -18,6 +18,7 @@
 //! [`prepare_request`], [`check_expect`], [`apply_captures`] and [`PollTracker`].
 
 pub mod console;
+pub mod explore;
 mod interp;
 mod profile;
 pub mod run;

@@ -185,6 +185,18 @@ impl Profile {
                     }
                 }
             }
+            for (i, a) in props.aggregates.iter().enumerate() {
+                let here = || props_key().key("aggregates").index(i);
+                if let Err(e) = parse_operation(&a.request) {
+                    errors.push(at(here().key("request"), e));
+                }
+                if let Err(e) = serde_json_path::JsonPath::parse(&a.count) {
+                    errors.push(at(
+                        here().key("count"),
+                        format!("`{}` is not a JSONPath: {e}", a.count),
+                    ));
+                }
+            }
             for (i, r) in props.restarts.iter().enumerate() {
                 if r.trim().split_once(' ').is_none() {
                     errors.push(at(
@@ -193,6 +205,17 @@ impl Profile {
                     ));
                 }
             }
+        }
+        if let Some(explore) = &spec.explore {
+            let at = |path: crate::spec::locate::YamlPath, msg: String| {
+                ParseError::at(file, &index, &path, false, msg)
+            };
+            errors.extend(crate::explore::spec_errors(
+                &spec,
+                explore,
+                &root.key("explore"),
+                &at,
+            ));
         }
         if !errors.is_empty() {
             return Err(ParseErrors(errors));

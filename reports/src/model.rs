@@ -479,6 +479,47 @@ pub struct DefectDetection {
     pub description: String,
     /// Scenario ids that failed with this defect on.
     pub caught_by: Vec<String>,
+    /// What `flowgate explore` found with this defect on (`selfcheck --explore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explore: Option<ExploreCatch>,
+}
+
+/// One exploration of a defective server: the property it broke, and how soon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExploreCatch {
+    /// The property broken (`None`: every property held).
+    pub property: Option<String>,
+    pub seed: u64,
+    /// Steps taken until the check that saw it (or in all).
+    pub steps: usize,
+    /// Seconds from the first step to that check (or in all).
+    pub seconds: f64,
+    /// Steps of the shrunk reproduction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repro_steps: Option<usize>,
+}
+
+impl DefectDetection {
+    /// Caught by a scenario, a property of the suite's run, or the explorer.
+    pub fn is_caught(&self) -> bool {
+        !self.caught_by.is_empty() || self.explore.as_ref().is_some_and(|e| e.property.is_some())
+    }
+
+    /// The explorer's column: `aggregates (120 steps, 2.1 s; repro 4 steps)`.
+    pub fn explore_text(&self) -> Option<String> {
+        let e = self.explore.as_ref()?;
+        Some(match &e.property {
+            Some(p) => format!(
+                "{p} ({} steps, {:.1} s{})",
+                e.steps,
+                e.seconds,
+                e.repro_steps
+                    .map(|n| format!("; repro {n} steps"))
+                    .unwrap_or_default()
+            ),
+            None => format!("nothing in {} steps", e.steps),
+        })
+    }
 }
 
 impl SelfCheck {
@@ -500,12 +541,14 @@ impl SelfCheck {
             .collect()
     }
 
-    /// Defects caught by at least one scenario.
+    /// Defects caught by at least one scenario or by the explorer.
     pub fn caught(&self) -> usize {
-        self.defects
-            .iter()
-            .filter(|d| !d.caught_by.is_empty())
-            .count()
+        self.defects.iter().filter(|d| d.is_caught()).count()
+    }
+
+    /// Whether the explorer ran for these defects (its column is shown).
+    pub fn explored(&self) -> bool {
+        self.defects.iter().any(|d| d.explore.is_some())
     }
 }
 

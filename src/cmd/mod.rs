@@ -2,6 +2,7 @@
 
 pub mod docs;
 pub mod evidence;
+pub mod explore;
 pub mod load;
 pub mod report;
 pub mod run;

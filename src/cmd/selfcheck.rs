@@ -7,8 +7,9 @@
 
 use crate::exit::{CliError, CmdResult, FAILED, OK};
 use crate::reference_target::{read_reference_suite, ReferenceTarget};
+use flowgate_harness::explore::{explore, ExploreOptions};
 use flowgate_harness::{run_suite, Layered, ProcessEnv, Profile, RunOptions, Suite};
-use flowgate_reports::{DefectDetection, Outcome, RunReport, SelfCheck};
+use flowgate_reports::{DefectDetection, ExploreCatch, Outcome, RunReport, SelfCheck};
 use flowgate_server::defects::{Defect, Defects};
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,15 @@ pub struct SelfcheckArgs {
     /// Leave out scenarios with this tag (repeatable).
     #[arg(long = "skip-tag")]
     skip_tags: Vec<String>,
+    /// Also explore each server (`flowgate explore`) for this many steps: the matrix
+    /// gains an Explore column, and a defect only the explorer finds counts as caught.
+    /// 0: no exploring. Needs an `explore:` section in the profile. With `--quick`, only
+    /// the defects no scenario caught are explored, and nothing is shrunk.
+    #[arg(long, default_value_t = 1000)]
+    explore_steps: usize,
+    /// The explorer's seed.
+    #[arg(long, default_value_t = 1)]
+    explore_seed: u64,
 }
 
 pub async fn run(args: SelfcheckArgs) -> CmdResult {
@@ -66,7 +76,7 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         skip_tags: &args.skip_tags,
     };
     let mut baseline = ctx.run_once(Defects::none(), false).await?;
-    let false_alarms = not_passed(&baseline);
+    let mut false_alarms = not_passed(&baseline);
     println!(
         "  {:<28} {}",
         "(no defect)",
@@ -76,6 +86,19 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
             format!("FALSE ALARMS: {}", false_alarms.join(", "))
         }
     );
+    let explore = (args.explore_steps > 0).then_some(ExploreRun {
+        steps: args.explore_steps,
+        seed: args.explore_seed,
+        shrink: !args.quick,
+    });
+    if let Some(e) = &explore {
+        if let Some(c) = ctx.explore_once(Defects::none(), e).await? {
+            println!("  {:<28} explore: {}", "(no defect)", explore_line(&c));
+            if let Some(p) = &c.property {
+                false_alarms.push(format!("explore: properties/{p}"));
+            }
+        }
+    }
 
     let mut detections = Vec::with_capacity(defects.len());
     for defect in defects {
@@ -83,20 +106,45 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
             .run_once(std::iter::once(defect).collect(), args.quick)
             .await?;
         let caught_by = not_passed(&report);
-        println!(
-            "  {:<28} {}",
-            defect.name(),
-            if caught_by.is_empty() {
-                "NOT CAUGHT".to_string()
-            } else {
-                format!("caught by {}: {}", caught_by.len(), summarize(&caught_by))
+        let explored = match &explore {
+            // --quick proves each defect caught, fastest: the explorer only goes where
+            // no scenario caught it.
+            Some(_) if args.quick && !caught_by.is_empty() => None,
+            Some(e) => {
+                ctx.explore_once(std::iter::once(defect).collect(), e)
+                    .await?
             }
-        );
-        detections.push(DefectDetection {
+            None => None,
+        };
+        let detection = DefectDetection {
             defect: defect.name().to_string(),
             description: defect.description().to_string(),
             caught_by,
-        });
+            explore: explored,
+        };
+        println!(
+            "  {:<28} {}{}",
+            defect.name(),
+            if detection.caught_by.is_empty() {
+                if detection.is_caught() {
+                    "no scenario caught it".to_string()
+                } else {
+                    "NOT CAUGHT".to_string()
+                }
+            } else {
+                format!(
+                    "caught by {}: {}",
+                    detection.caught_by.len(),
+                    summarize(&detection.caught_by)
+                )
+            },
+            detection
+                .explore
+                .as_ref()
+                .map(|c| format!("; explore: {}", explore_line(c)))
+                .unwrap_or_default()
+        );
+        detections.push(detection);
     }
 
     let selfcheck = SelfCheck {
@@ -116,14 +164,24 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         println!("redundancy: not measured (--quick stops at each defect's first catcher)");
     } else {
         let single = selfcheck.single_catchers();
+        let explorer_only: Vec<&str> = selfcheck
+            .defects
+            .iter()
+            .filter(|d| d.caught_by.is_empty() && d.is_caught())
+            .map(|d| d.defect.as_str())
+            .collect();
+        if !explorer_only.is_empty() {
+            println!("caught by the explorer only: {}", explorer_only.join(", "));
+        }
         let min = selfcheck
             .defects
             .iter()
             .map(|d| d.caught_by.len())
+            .filter(|n| *n > 0)
             .min()
             .unwrap_or(0);
         println!(
-            "redundancy: every defect caught by at least {min} scenario{}{}",
+            "redundancy: every defect a scenario catches is caught by at least {min} check{}{}",
             if min == 1 { "" } else { "s" },
             if single.is_empty() {
                 String::new()
@@ -141,6 +199,30 @@ pub async fn run(args: SelfcheckArgs) -> CmdResult {
         println!("wrote {}", p.display());
     }
     Ok(if sound { OK } else { FAILED })
+}
+
+/// The longest `selfcheck` walks one server.
+const EXPLORE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How `selfcheck` explores each server.
+struct ExploreRun {
+    steps: usize,
+    seed: u64,
+    shrink: bool,
+}
+
+fn explore_line(c: &ExploreCatch) -> String {
+    match &c.property {
+        Some(p) => format!(
+            "{p} after {} steps ({:.1} s{})",
+            c.steps,
+            c.seconds,
+            c.repro_steps
+                .map(|n| format!("; repro {n} steps"))
+                .unwrap_or_default()
+        ),
+        None => format!("every property held for {} steps", c.steps),
+    }
 }
 
 struct CheckContext<'a> {
@@ -170,6 +252,56 @@ impl CheckContext<'_> {
         };
         target.stop().await;
         report
+    }
+}
+
+impl CheckContext<'_> {
+    /// One exploration of a fresh reference server with these defects (`None`: the
+    /// profile declares no `explore:` section).
+    async fn explore_once(
+        &self,
+        defects: Defects,
+        run: &ExploreRun,
+    ) -> Result<Option<ExploreCatch>, CliError> {
+        let target = ReferenceTarget::start(self.database_url, defects).await?;
+        let env = Layered(target.env(), ProcessEnv);
+        let outcome = match Profile::read(self.profile_path, &env) {
+            Ok(profile) if profile.spec.explore.is_some() => {
+                let e = explore(
+                    &profile,
+                    ExploreOptions {
+                        seed: run.seed,
+                        steps: run.steps,
+                        shrink: run.shrink,
+                        // A defect like slow-responses makes every step slow: the
+                        // matrix bounds each exploration.
+                        duration: EXPLORE_BUDGET,
+                        ..ExploreOptions::default()
+                    },
+                )
+                .await;
+                Ok(Some(match e.found {
+                    Some(f) => ExploreCatch {
+                        property: Some(f.property),
+                        seed: run.seed,
+                        steps: f.after_steps,
+                        seconds: f.after.as_secs_f64(),
+                        repro_steps: f.repro.filter(|r| r.reproduced).map(|r| r.steps),
+                    },
+                    None => ExploreCatch {
+                        property: None,
+                        seed: run.seed,
+                        steps: e.steps_run,
+                        seconds: e.walk_time.as_secs_f64(),
+                        repro_steps: None,
+                    },
+                }))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(CliError::invalid(e)),
+        };
+        target.stop().await;
+        outcome
     }
 }
 

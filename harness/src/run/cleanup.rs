@@ -2,6 +2,7 @@
 //! `resources` recognise it) is recorded, and removed once the scenario's teardown ran.
 
 use super::assert::{query_json, ResponseData};
+use super::history::{History, Observation};
 use super::http::{send, PreparedRequest};
 use crate::interp::value_text;
 use crate::profile::{parse_operation, Profile};
@@ -16,6 +17,9 @@ pub(crate) struct Created {
     id: String,
     /// The creating request's headers (identity and tenant), minus those of its body.
     headers: Vec<(String, String)>,
+    /// Who created it, and in which scopes (the removal is recorded as theirs).
+    identity: String,
+    scopes: Vec<String>,
 }
 
 /// The resource a request created, if the profile recognises the request as a creation
@@ -24,6 +28,7 @@ pub(crate) fn created_by(
     profile: &Profile,
     req: &PreparedRequest,
     resp: &ResponseData,
+    scopes: Vec<String>,
 ) -> Option<Created> {
     if !(200..300).contains(&resp.status) || profile.spec.resources.is_empty() {
         return None;
@@ -54,6 +59,8 @@ pub(crate) fn created_by(
         resource,
         id,
         headers,
+        identity: req.identity.clone().unwrap_or_default(),
+        scopes,
     })
 }
 
@@ -69,11 +76,14 @@ pub(crate) fn request_path(profile: &Profile, url: &str) -> Option<String> {
 }
 
 /// Removes what a scenario created (when the profile says `cleanup: true`) and counts
-/// what is left. A 2xx or 404 answer to the removal means the resource is gone.
+/// what is left. A 2xx or 404 answer to the removal means the resource is gone. Each
+/// removal is part of the run's history (a write like any other, for the properties).
 pub(crate) async fn remove_all(
     client: &reqwest::Client,
     profile: &Profile,
     created: Vec<Created>,
+    history: &History,
+    scenario: &str,
 ) -> Cleanup {
     let mut out = Cleanup {
         created: created.len(),
@@ -99,7 +109,29 @@ pub(crate) async fn remove_all(
             identity: None,
             generated_body_size: None,
         };
-        match send(client, &req).await {
+        let sent_ms = history.now_ms();
+        let answer = send(client, &req).await;
+        history.record(Observation {
+            seq: 0,
+            scenario: format!("{scenario} (cleanup)"),
+            identity: c.identity,
+            scopes: c.scopes,
+            method: req.method.to_string(),
+            path: template.replace("{id}", &encode_segment(&c.id)),
+            started_ms: sent_ms,
+            ended_ms: history.now_ms(),
+            status: answer.as_ref().ok().map(|r| r.status),
+            content_type: answer.as_ref().ok().and_then(|r| {
+                r.headers
+                    .iter()
+                    .find(|(k, _)| k == "content-type")
+                    .map(|(_, v)| v.clone())
+            }),
+            expected_5xx: false,
+            request: None,
+            response: answer.as_ref().ok().and_then(|r| r.json()),
+        });
+        match answer {
             Ok(r) if (200..300).contains(&r.status) || r.status == 404 => out.deleted += 1,
             Ok(r) => out.left_behind.push(format!("{line} → {}", r.status)),
             Err(e) => out.left_behind.push(format!("{line} → {e}")),

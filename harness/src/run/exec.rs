@@ -130,7 +130,16 @@ impl<'a> Exec<'a> {
                 .lock()
                 .map(|mut list| std::mem::take(&mut *list))
                 .unwrap_or_default();
-            result.cleanup = Some(cleanup::remove_all(&self.client, self.profile, created).await);
+            result.cleanup = Some(
+                cleanup::remove_all(
+                    &self.client,
+                    self.profile,
+                    created,
+                    &self.history,
+                    &self.scenario_id,
+                )
+                .await,
+            );
         }
         result.outcome = outcome;
         result.measurements = labelled(
@@ -253,11 +262,18 @@ impl<'a> Exec<'a> {
         })?;
         let sent_ms = self.history.now_ms();
         let resp = send(&self.client, &req).await.map_err(|e| e.message);
+        let scopes = properties::scopes_of(
+            self.profile,
+            req.identity.as_deref().unwrap_or_default(),
+            !spec.headers.is_empty(),
+            &req.headers,
+        );
         if self.history.enabled() {
             self.history.record(history::Observation {
                 seq: 0,
                 scenario: self.scenario_id.clone(),
                 identity: req.identity.clone().unwrap_or_default(),
+                scopes: scopes.clone(),
                 method: req.method.to_string(),
                 path: relative_path(self.profile, &req.url),
                 started_ms: sent_ms,
@@ -288,7 +304,7 @@ impl<'a> Exec<'a> {
                     });
                 }
             }
-            if let Some(c) = cleanup::created_by(self.profile, &req, r) {
+            if let Some(c) = cleanup::created_by(self.profile, &req, r, scopes) {
                 if let Ok(mut list) = self.created.lock() {
                     list.push(c);
                 }

@@ -20,6 +20,9 @@ pub struct Observation {
     pub scenario: String,
     /// The identity it was sent as ("" for none).
     pub identity: String,
+    /// The scopes (tenants) the request acts in: its identity's, or for headers that
+    /// differ from the identity's, every scope sharing its credential (none: unknown).
+    pub scopes: Vec<String>,
     pub method: String,
     /// Path and query, relative to the base URL.
     pub path: String,
@@ -85,6 +88,22 @@ impl History {
         if e.0.len() < MAX_OBSERVATIONS {
             e.0.push(o);
         }
+    }
+
+    /// How many exchanges were recorded so far (the last `seq` given).
+    pub(crate) fn sent(&self) -> u64 {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// A copy of every kept exchange so far, in the order sent, and how many were not
+    /// kept (the recording goes on).
+    pub(crate) fn snapshot(&self) -> (Vec<Observation>, u64) {
+        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = e.0.clone();
+        drop(e);
+        list.sort_by_key(|o| o.seq);
+        let dropped = self.sent().saturating_sub(list.len() as u64);
+        (list, dropped)
     }
 
     /// Every kept exchange in the order sent, and how many were not kept.

@@ -4,14 +4,14 @@
 
 pub(crate) mod assert;
 mod capture;
-mod cleanup;
+pub(crate) mod cleanup;
 mod coverage;
-mod exec;
+pub(crate) mod exec;
 pub mod history;
 pub(crate) mod http;
 mod mask;
 pub(crate) mod poll;
-mod probe;
+pub(crate) mod probe;
 pub mod properties;
 mod result;
 mod steps;

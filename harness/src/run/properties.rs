@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::history::Observation;
 use crate::profile::Profile;
-use crate::spec::model::{PropertiesSpec, StateMachine, ViewSpec};
+use crate::spec::model::{AggregateSpec, PropertiesSpec, StateMachine, ViewSpec};
 
 /// The category of the property checks in every report.
 pub const CATEGORY: &str = flowgate_reports::PROPERTIES_CATEGORY;
@@ -295,8 +295,86 @@ pub fn error_format(history: &[Observation], content_type: &str) -> Vec<Violatio
         .collect()
 }
 
-/// Ids of the resources the run created, with the identity that created each.
-pub fn created(history: &[Observation], profile: &Profile) -> HashMap<String, String> {
+/// The scope an identity belongs to by the profile (`identity:NAME` when not listed).
+fn declared_scope(spec: Option<&PropertiesSpec>, identity: &str) -> String {
+    spec.and_then(|p| p.scopes.get(identity))
+        .cloned()
+        .unwrap_or_else(|| format!("identity:{identity}"))
+}
+
+/// The scopes a request acts in. Sent with its identity's headers: the identity's scope.
+/// With headers changed (`overridden`) and `credentials` declared: the identity whose
+/// headers it sends exactly, else every scope whose identities send the same credential,
+/// else none (no or an unknown credential owns nothing).
+pub(crate) fn scopes_of(
+    profile: &Profile,
+    identity: &str,
+    overridden: bool,
+    sent: &[(String, String)],
+) -> Vec<String> {
+    let spec = profile.spec.properties.as_ref();
+    let credentials = spec.map(|p| p.credentials.as_slice()).unwrap_or_default();
+    if !overridden || credentials.is_empty() {
+        return vec![declared_scope(spec, identity)];
+    }
+    let sent_value = |name: &str| {
+        sent.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let identities = &profile.spec.identities;
+    // Header names that make an identity (anything else, like Content-Type, does not).
+    let mut names: Vec<String> = identities
+        .values()
+        .flat_map(|i| i.headers.keys().map(|k| k.to_ascii_lowercase()))
+        .collect();
+    names.sort();
+    names.dedup();
+    fn declared_value<'i>(i: &'i crate::spec::model::Identity, name: &str) -> Option<&'i str> {
+        i.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    if let Some((name, _)) = identities
+        .iter()
+        .find(|(_, i)| names.iter().all(|n| declared_value(i, n) == sent_value(n)))
+    {
+        return vec![declared_scope(spec, name)];
+    }
+    let credential: Vec<Option<&str>> = credentials.iter().map(|c| sent_value(c)).collect();
+    if credential.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = identities
+        .iter()
+        .filter(|(_, i)| {
+            credentials
+                .iter()
+                .zip(&credential)
+                .all(|(c, v)| declared_value(i, c) == *v)
+        })
+        .map(|(name, _)| declared_scope(spec, name))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A resource the run created: who created it, in which scopes, and when (answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Creation {
+    pub identity: String,
+    pub scopes: Vec<String>,
+    pub seq: u64,
+    pub ended_ms: f64,
+    /// The create's answer.
+    pub response: Value,
+}
+
+/// The resources the run created (ids lowercased), from the 2xx answers to the
+/// profile's `created_by` requests.
+pub fn created(history: &[Observation], profile: &Profile) -> HashMap<String, Creation> {
     let mut out = HashMap::new();
     for o in history.iter().filter(|o| o.is_success()) {
         let Some(doc) = &o.response else { continue };
@@ -307,7 +385,16 @@ pub fn created(history: &[Observation], profile: &Profile) -> HashMap<String, St
                 .any(|c| request_matches(c, &o.method, o.route()).is_some());
             if made {
                 if let Some(id) = first_text(&r.id, doc) {
-                    out.insert(id.to_ascii_lowercase(), o.identity.clone());
+                    out.insert(
+                        id.to_ascii_lowercase(),
+                        Creation {
+                            identity: o.identity.clone(),
+                            scopes: o.scopes.clone(),
+                            seq: o.seq,
+                            ended_ms: o.ended_ms,
+                            response: doc.clone(),
+                        },
+                    );
                 }
             }
         }
@@ -324,23 +411,16 @@ fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
+fn shares_a_scope(a: &[String], b: &[String]) -> bool {
+    a.iter().any(|x| b.contains(x))
+}
+
 /// No 2xx answer to one scope holds the id of a resource another scope created (an id
 /// the request itself sent in its body is an echo, not a leak).
-pub fn isolation(
-    history: &[Observation],
-    created: &HashMap<String, String>,
-    scopes: &BTreeMap<String, String>,
-) -> Vec<Violation> {
-    let scope_of = |identity: &str| -> String {
-        scopes
-            .get(identity)
-            .cloned()
-            .unwrap_or_else(|| format!("identity:{identity}"))
-    };
+pub fn isolation(history: &[Observation], created: &HashMap<String, Creation>) -> Vec<Violation> {
     let mut out = Vec::new();
     for o in history.iter().filter(|o| o.is_success()) {
         let Some(doc) = &o.response else { continue };
-        let mine = scope_of(&o.identity);
         let mut sent = Vec::new();
         if let Some(body) = &o.request {
             strings(body, &mut sent);
@@ -352,24 +432,239 @@ pub fn isolation(
             let Some(creator) = created.get(&key) else {
                 continue;
             };
-            let theirs = scope_of(creator);
-            if theirs != mine && !sent.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+            if !shares_a_scope(&creator.scopes, &o.scopes)
+                && !sent.iter().any(|x| x.eq_ignore_ascii_case(s))
+            {
                 out.push(Violation {
                     resource: Some(s.to_string()),
                     message: format!(
-                        "{} {} as `{}` (scope {mine}) answered {} holding a resource created by `{creator}` (scope {theirs})",
+                        "{} {} as `{}` (scope {}) answered {} holding a resource created by `{}` (scope {})",
                         o.method,
                         o.route(),
                         o.identity,
-                        o.status.unwrap_or_default()
+                        scope_list(&o.scopes),
+                        o.status.unwrap_or_default(),
+                        creator.identity,
+                        scope_list(&creator.scopes),
                     ),
-                    exchanges: vec![o.seq],
+                    exchanges: vec![creator.seq, o.seq],
                 });
                 break;
             }
         }
     }
     out
+}
+
+fn scope_list(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        "none".to_string()
+    } else {
+        scopes.join(" or ")
+    }
+}
+
+/// Whether a request may have written into one of `scopes`: any request that is not a
+/// read, answered or not, by an identity sharing a scope.
+fn writes_into(o: &Observation, scopes: &[String]) -> bool {
+    !matches!(o.method.as_str(), "GET" | "HEAD" | "OPTIONS") && shares_a_scope(&o.scopes, scopes)
+}
+
+/// Differential aggregates: two identical reads of a declared count by one scope, with no
+/// write into that scope between the first being sent and the second answered, show the
+/// same count — whatever the other scopes wrote meanwhile.
+pub fn aggregates(history: &[Observation], specs: &[AggregateSpec]) -> Vec<Violation> {
+    // (aggregate, scopes, path with query) → readings (seq, started, ended, count).
+    type Key = (usize, Vec<String>, String);
+    let mut readings: BTreeMap<Key, Vec<(u64, f64, f64, f64)>> = BTreeMap::new();
+    for o in history.iter().filter(|o| o.is_success()) {
+        let Some(doc) = &o.response else { continue };
+        for (i, a) in specs.iter().enumerate() {
+            if request_matches(&a.request, &o.method, o.route()).is_none() {
+                continue;
+            }
+            let query = o.path.split_once('?').map_or("", |(_, q)| q);
+            let filtered = query.split('&').any(|pair| {
+                let name = pair.split('=').next().unwrap_or_default();
+                a.unless_query.iter().any(|u| u == name)
+            });
+            if filtered {
+                continue;
+            }
+            let found = query_all(&a.count, doc);
+            let count = match found.as_slice() {
+                [one] if one.is_number() => one.as_f64().unwrap_or_default(),
+                many => many.len() as f64,
+            };
+            readings
+                .entry((i, o.scopes.clone(), o.path.clone()))
+                .or_default()
+                .push((o.seq, o.started_ms, o.ended_ms, count));
+        }
+    }
+    let writes: Vec<&Observation> = history
+        .iter()
+        .filter(|o| !matches!(o.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+        .collect();
+    let mut out = Vec::new();
+    for ((_, scopes, path), mut list) in readings {
+        if scopes.is_empty() {
+            continue;
+        }
+        list.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for pair in list.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            // Only readings in real-time order, one answered before the other was sent.
+            if a.2 > b.1 || a.3 == b.3 {
+                continue;
+            }
+            let written = writes
+                .iter()
+                .any(|w| writes_into(w, &scopes) && w.started_ms <= b.2 && w.ended_ms >= a.1);
+            if !written {
+                out.push(Violation {
+                    resource: None,
+                    message: format!(
+                        "GET {path} as scope {} counted {} then {}, with no write by that scope in between",
+                        scope_list(&scopes),
+                        a.3,
+                        b.3
+                    ),
+                    exchanges: vec![a.0, b.0],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// After a delete answered 2xx, no view answered later shows the resource (unless with
+/// the declared `deleted_status`).
+pub fn deletes_are_final(
+    history: &[Observation],
+    profile: &Profile,
+    sightings: &[Sighting],
+    deleted_status: Option<&str>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for o in history.iter().filter(|o| o.is_success()) {
+        let id = profile
+            .spec
+            .resources
+            .iter()
+            .find_map(|r| request_matches(&r.delete, &o.method, o.route()).flatten());
+        let Some(id) = id else { continue };
+        let later = sightings.iter().find(|s| {
+            s.id.eq_ignore_ascii_case(&id)
+                && s.started_ms >= o.ended_ms
+                && (deleted_status.is_none() || s.status.as_deref() != deleted_status)
+        });
+        if let Some(s) = later {
+            out.push(Violation {
+                resource: Some(id.clone()),
+                message: format!(
+                    "deleted ({} {} answered {}), then shown again{}",
+                    o.method,
+                    o.route(),
+                    o.status.unwrap_or_default(),
+                    s.status
+                        .as_deref()
+                        .map(|st| format!(" as `{st}`"))
+                        .unwrap_or_default()
+                ),
+                exchanges: vec![o.seq, s.seq],
+            });
+        }
+    }
+    out
+}
+
+/// Liveness: no resource stays in a state longer than the state machine's `max_dwell`
+/// for it. The stay is measured from the first answer showing the state (the create's
+/// answer counts) to the start of a later one still showing it, with no other state seen
+/// and no write to the resource in between — a lower bound on the real stay.
+pub fn liveness(
+    history: &[Observation],
+    sightings: &[Sighting],
+    created: &HashMap<String, Creation>,
+    machine: &StateMachine,
+    status_path: Option<&str>,
+) -> (Vec<Violation>, usize) {
+    // id → (time, seq, status) of every look, and the times of writes to it.
+    let mut looks: HashMap<String, Vec<(f64, f64, u64, String)>> = HashMap::new();
+    for s in sightings {
+        if let Some(st) = &s.status {
+            looks.entry(s.id.to_ascii_lowercase()).or_default().push((
+                s.started_ms,
+                s.ended_ms,
+                s.seq,
+                st.clone(),
+            ));
+        }
+    }
+    for (id, c) in created {
+        if let Some(st) = status_path.and_then(|p| first_text(p, &c.response)) {
+            looks
+                .entry(id.clone())
+                .or_default()
+                .push((c.ended_ms, c.ended_ms, c.seq, st));
+        }
+    }
+    let mut writes: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
+    for o in history
+        .iter()
+        .filter(|o| !matches!(o.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+    {
+        for seg in o.route().split('/') {
+            if looks.contains_key(&seg.to_ascii_lowercase()) {
+                writes
+                    .entry(seg.to_ascii_lowercase())
+                    .or_default()
+                    .push((o.started_ms, o.ended_ms));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut stuck_by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ids: Vec<&String> = looks.keys().collect();
+    ids.sort();
+    for id in ids {
+        let mut list = looks[id].clone();
+        list.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let w = writes.get(id).cloned().unwrap_or_default();
+        let mut since: Option<(f64, u64, String)> = None;
+        for (started, ended, seq, status) in list {
+            let keep = since.as_ref().is_some_and(|(t, _, st)| {
+                *st == status && !w.iter().any(|(ws, we)| *we >= *t && *ws <= started)
+            });
+            if !keep {
+                since = Some((ended, seq, status));
+                continue;
+            }
+            let Some((t0, seq0, st)) = &since else {
+                continue;
+            };
+            let Some(limit) = machine.max_dwell.get(st) else {
+                continue;
+            };
+            let stayed = started - t0;
+            if stayed > limit.0.as_secs_f64() * 1000.0 {
+                *stuck_by_state.entry(st.clone()).or_default() += 1;
+                out.push(Violation {
+                    resource: Some(id.clone()),
+                    message: format!(
+                        "still `{st}` {:.1} s after it was first seen so (max_dwell {} s)",
+                        stayed / 1000.0,
+                        limit.0.as_secs_f64()
+                    ),
+                    exchanges: vec![*seq0, seq],
+                });
+                break;
+            }
+        }
+    }
+    let tracked = looks.len();
+    (out, tracked)
 }
 
 struct Property {
@@ -421,6 +716,31 @@ const REJECTED_WRITES: Property = Property {
     requirement: "A create answered 4xx or 5xx stores nothing: no later view shows a resource with that request's unique name.",
     remediation: "Validate the whole request before writing anything, and write in one transaction that a refusal rolls back.",
     fails_when: "A view answered after a refused create shows a resource carrying that request's unique name.",
+};
+
+const LIVENESS: Property = Property {
+    name: "liveness",
+    title: "No resource stays in a state longer than the profile allows",
+    severity: Severity::High,
+    requirement: "Every resource leaves each state that has a max_dwell in the profile's state machine within that time (a created flow is picked up), also right after a burst of creates.",
+    remediation: "Find why the resource below was not picked up: a worker that is not running, a lost wake-up, a backlog that does not drain, a claim query that skips it.",
+    fails_when: "Two answers, the later sent more than max_dwell after the earlier was received, show a resource in the same state with no write to it in between.",
+};
+const AGGREGATES: Property = Property {
+    name: "aggregates",
+    title: "A scope's counts move only with its own writes",
+    severity: Severity::Critical,
+    requirement: "Two identical reads of a declared count (e.g. the size of a tenant's list) by one scope, with no write by that scope in between, show the same count whatever other tenants do.",
+    remediation: "Scope every count, total and page by the caller's tenant before limiting: the two reads below differ although only another tenant wrote.",
+    fails_when: "A declared count read twice by one scope changed with no write by that scope in between.",
+};
+const DELETES_ARE_FINAL: Property = Property {
+    name: "deletes_are_final",
+    title: "A deleted resource stays deleted in every view",
+    severity: Severity::High,
+    requirement: "After a delete answered 2xx, no view answered later shows the resource (other than with the declared deleted status).",
+    remediation: "Make the delete take effect before answering, in every state, and keep every view (lists included) from showing deleted resources.",
+    fails_when: "A view answered after a delete's 2xx showed the deleted resource.",
 };
 
 fn result(
@@ -580,6 +900,64 @@ pub(crate) fn check(
                 history,
             ));
         }
+        if !profile.spec.resources.is_empty() {
+            let deletes = history
+                .iter()
+                .filter(|o| o.is_success() && o.method == "DELETE")
+                .count();
+            out.push(result(
+                &DELETES_ARE_FINAL,
+                format!(
+                    "{deletes} deletes answered 2xx, against {} observations{kept}",
+                    seen.len()
+                ),
+                deletes_are_final(history, profile, &seen, spec.deleted_status.as_deref()),
+                history,
+            ));
+        }
+        if let Some(m) = machine.filter(|m| !m.max_dwell.is_empty()) {
+            let made = created(history, profile);
+            let (violations, tracked) = liveness(
+                history,
+                &seen,
+                &made,
+                m,
+                spec.views.first().and_then(|v| v.status.as_deref()),
+            );
+            let limits = m
+                .max_dwell
+                .iter()
+                .map(|(st, d)| format!("{st} ≤ {} s", d.0.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let stuck = if violations.is_empty() {
+                String::new()
+            } else {
+                format!("; {} of {tracked} stayed too long", violations.len())
+            };
+            out.push(result(
+                &LIVENESS,
+                format!("{tracked} resources checked against {limits}{stuck}{kept}"),
+                violations,
+                history,
+            ));
+        }
+    }
+    if !spec.aggregates.is_empty() {
+        let reads = history
+            .iter()
+            .filter(|o| {
+                spec.aggregates
+                    .iter()
+                    .any(|a| request_matches(&a.request, &o.method, o.route()).is_some())
+            })
+            .count();
+        out.push(result(
+            &AGGREGATES,
+            format!("{reads} reads of declared counts checked{kept}"),
+            aggregates(history, &spec.aggregates),
+            history,
+        ));
     }
     if !profile.spec.resources.is_empty() {
         let made = created(history, profile);
@@ -589,7 +967,7 @@ pub(crate) fn check(
                 "{} resources created; {n} exchanges checked{kept}",
                 made.len()
             ),
-            isolation(history, &made, &spec.scopes),
+            isolation(history, &made),
             history,
         ));
     }
@@ -638,6 +1016,10 @@ mod tests {
             seq,
             scenario: "s".into(),
             identity: identity.into(),
+            scopes: vec![match identity {
+                "client_1" => "a".to_string(),
+                other => other.trim_start_matches("tenant_").to_string(),
+            }],
             method: method.into(),
             path: path.into(),
             started_ms: seq as f64 * 10.0,
@@ -767,14 +1149,18 @@ mod tests {
 
     #[test]
     fn another_scopes_id_in_a_2xx_is_a_leak_an_echo_is_not() {
-        let created: HashMap<String, String> = [("id-of-a".to_string(), "tenant_a".to_string())]
-            .into_iter()
-            .collect();
-        let scopes: BTreeMap<String, String> =
-            [("tenant_a", "a"), ("tenant_b", "b"), ("client_1", "a")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let created: HashMap<String, Creation> = [(
+            "id-of-a".to_string(),
+            Creation {
+                identity: "tenant_a".into(),
+                scopes: vec!["a".into()],
+                seq: 0,
+                ended_ms: 0.0,
+                response: Value::Null,
+            },
+        )]
+        .into_iter()
+        .collect();
         let leak = obs(
             1,
             "tenant_b",
@@ -808,9 +1194,201 @@ mod tests {
             404,
             serde_json::json!({"detail": "id-of-a"}),
         );
-        let v = isolation(&[leak, same_scope, echo, refused], &created, &scopes);
+        let v = isolation(&[leak, same_scope, echo, refused], &created);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!(v[0].exchanges, vec![1]);
+        assert_eq!(v[0].exchanges, vec![0, 1]);
+    }
+
+    fn with_dwell() -> StateMachine {
+        let mut m = machine();
+        m.max_dwell.insert(
+            "initialized".into(),
+            crate::spec::model::Dur(std::time::Duration::from_secs(5)),
+        );
+        m
+    }
+
+    fn creation(id: &str, status: &str, ended_ms: f64) -> HashMap<String, Creation> {
+        [(
+            id.to_string(),
+            Creation {
+                identity: "tenant_a".into(),
+                scopes: vec!["a".into()],
+                seq: 100,
+                ended_ms,
+                response: serde_json::json!({ "status": status }),
+            },
+        )]
+        .into_iter()
+        .collect()
+    }
+
+    fn write_at(seq: u64, identity: &str, method: &str, path: &str, t: f64) -> Observation {
+        let mut o = obs(seq, identity, method, path, 200, Value::Null);
+        o.started_ms = t;
+        o.ended_ms = t + 5.0;
+        o
+    }
+
+    #[test]
+    fn a_resource_left_in_its_first_state_past_max_dwell_is_reported() {
+        let made = creation("f", "initialized", 0.0);
+        let late = sight("f", "initialized", 0.0, 6_000.0, 2);
+        let (v, tracked) = liveness(&[], &[late.clone()], &made, &with_dwell(), Some("$.status"));
+        assert_eq!((v.len(), tracked), (1, 1), "{v:?}");
+        assert_eq!(v[0].exchanges, vec![100, 2]);
+        assert!(v[0].message.contains("still `initialized` 6.0 s"), "{v:?}");
+        // Seen in time, or seen moving on in between, or touched by a write: no stay.
+        let early = sight("f", "initialized", 0.0, 4_000.0, 2);
+        assert!(
+            liveness(&[], &[early], &made, &with_dwell(), Some("$.status"))
+                .0
+                .is_empty()
+        );
+        let moved = sight("f", "running", 0.0, 3_000.0, 3);
+        assert!(liveness(
+            &[],
+            &[moved, late.clone()],
+            &made,
+            &with_dwell(),
+            Some("$.status")
+        )
+        .0
+        .is_empty());
+        let pause = write_at(4, "tenant_a", "POST", "/api/v1/flows/f/pause", 2_000.0);
+        assert!(
+            liveness(&[pause], &[late], &made, &with_dwell(), Some("$.status"))
+                .0
+                .is_empty()
+        );
+    }
+
+    fn list_read(seq: u64, identity: &str, t: f64, count: usize, query: &str) -> Observation {
+        let items: Vec<Value> = (0..count)
+            .map(|i| serde_json::json!({ "flow_id": i }))
+            .collect();
+        let mut o = obs(
+            seq,
+            identity,
+            "GET",
+            &format!("/api/v1/flows{query}"),
+            200,
+            serde_json::json!({ "items": items }),
+        );
+        o.started_ms = t;
+        o.ended_ms = t + 5.0;
+        o
+    }
+
+    fn list_count() -> Vec<AggregateSpec> {
+        vec![AggregateSpec {
+            request: "GET /api/v1/flows".into(),
+            count: "$.items[*]".into(),
+            unless_query: vec!["status".into()],
+        }]
+    }
+
+    #[test]
+    fn a_count_that_moves_while_only_another_scope_writes_is_reported() {
+        let h = vec![
+            list_read(1, "tenant_a", 0.0, 3, "?limit=5"),
+            write_at(2, "tenant_b", "POST", "/api/v1/flows", 10.0),
+            list_read(3, "tenant_a", 20.0, 2, "?limit=5"),
+        ];
+        let v = aggregates(&h, &list_count());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].exchanges, vec![1, 3]);
+        // Its own write explains it; another query is another count; a status filter
+        // moves with the engine.
+        let mut own = h.clone();
+        own[1] = write_at(2, "tenant_a", "DELETE", "/api/v1/flows/x", 10.0);
+        assert!(aggregates(&own, &list_count()).is_empty());
+        let mut other_query = h.clone();
+        other_query[2] = list_read(3, "tenant_a", 20.0, 2, "?limit=1");
+        assert!(aggregates(&other_query, &list_count()).is_empty());
+        let filtered = vec![
+            list_read(1, "tenant_a", 0.0, 3, "?status=running"),
+            list_read(3, "tenant_a", 20.0, 2, "?status=running"),
+        ];
+        assert!(aggregates(&filtered, &list_count()).is_empty());
+    }
+
+    #[test]
+    fn a_deleted_resource_shown_later_is_reported() {
+        let profile = Profile::parse(
+            "name: t\nbase_url: http://127.0.0.1:1\nresources:\n  - { name: flow, created_by: [POST /flows], id: \"$.id\", delete: \"DELETE /flows/{id}\" }\n",
+            "t.target.yaml",
+            &crate::EnvMap::default(),
+        )
+        .expect("profile");
+        let mut delete = obs(1, "a", "DELETE", "/flows/f", 204, Value::Null);
+        delete.ended_ms = 15.0;
+        let after = sight("f", "paused", 0.0, 100.0, 2);
+        let before = sight("f", "paused", 0.0, 0.0, 3);
+        let v = deletes_are_final(
+            &[delete.clone()],
+            &profile,
+            &[before.clone(), after.clone()],
+            None,
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].exchanges, vec![1, 2]);
+        assert!(deletes_are_final(&[delete.clone()], &profile, &[before], None).is_empty());
+        let mut shown_deleted = after;
+        shown_deleted.status = Some("deleted".into());
+        assert!(
+            deletes_are_final(&[delete], &profile, &[shown_deleted], Some("deleted")).is_empty()
+        );
+    }
+
+    #[test]
+    fn changed_headers_act_in_every_scope_of_their_credential() {
+        let profile = Profile::parse(
+            "name: t\nbase_url: http://127.0.0.1:1\nidentities:\n\
+             \x20 a1: { headers: { Authorization: key-a, X-Engagement-ID: e1 } }\n\
+             \x20 a2: { headers: { Authorization: key-a, X-Engagement-ID: e2 } }\n\
+             \x20 b: { headers: { Authorization: key-b, X-Engagement-ID: e3 } }\n\
+             properties:\n  credentials: [Authorization]\n  scopes: { a1: a, a2: a-second, b: b }\n",
+            "t.target.yaml",
+            &crate::EnvMap::default(),
+        )
+        .expect("profile");
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let scopes =
+            |over: bool, headers: &[(&str, &str)]| scopes_of(&profile, "a1", over, &h(headers));
+        assert_eq!(scopes(false, &[("Authorization", "key-a")]), ["a"]);
+        // Tenant header removed or another's: whatever key A may see.
+        assert_eq!(
+            scopes(true, &[("Authorization", "key-a")]),
+            ["a", "a-second"]
+        );
+        assert_eq!(
+            scopes(
+                true,
+                &[("Authorization", "key-a"), ("X-Engagement-ID", "e3")]
+            ),
+            ["a", "a-second"]
+        );
+        // Exactly another identity's headers: that identity.
+        assert_eq!(
+            scopes(
+                true,
+                &[("Authorization", "key-a"), ("X-Engagement-ID", "e2")]
+            ),
+            ["a-second"]
+        );
+        // No key, or a key nobody owns: no scope at all.
+        assert!(scopes(true, &[("X-Engagement-ID", "e1")]).is_empty());
+        assert!(scopes(
+            true,
+            &[("Authorization", "bogus"), ("X-Engagement-ID", "e1")]
+        )
+        .is_empty());
     }
 
     /// A walk through the machine: (status, progress) steps that only move forward.
@@ -867,6 +1445,54 @@ mod tests {
             s.push(sight("f", other, p, t, 10_000));
             let v = state_history(&s, Some(&m));
             prop_assert!(v.iter().any(|v| v.exchanges.contains(&10_000)), "{:?}", v);
+        }
+
+        #[test]
+        fn counts_that_follow_their_own_writes_pass(events in proptest::collection::vec((0u8..3, any::<bool>()), 1..40)) {
+            // 0: a read by a, 1: a create by a, 2: a create by b. The count a reads is
+            // what a created; b's writes never show.
+            let mut h = Vec::new();
+            let mut own = 0usize;
+            for (i, (kind, _)) in events.iter().enumerate() {
+                let t = i as f64 * 10.0;
+                let seq = i as u64 + 1;
+                match kind {
+                    0 => h.push(list_read(seq, "tenant_a", t, own, "?limit=100")),
+                    1 => { own += 1; h.push(write_at(seq, "tenant_a", "POST", "/api/v1/flows", t)); }
+                    _ => h.push(write_at(seq, "tenant_b", "POST", "/api/v1/flows", t)),
+                }
+            }
+            prop_assert!(aggregates(&h, &list_count()).is_empty());
+        }
+
+        #[test]
+        fn a_count_moved_by_another_scope_is_always_reported(before in 0usize..50, change in 1usize..5, down in any::<bool>(), others in 0usize..4) {
+            let after = if down { before.saturating_sub(change) } else { before + change };
+            prop_assume!(after != before);
+            let mut h = vec![list_read(1, "tenant_a", 0.0, before, "")];
+            for k in 0..others {
+                h.push(write_at(2 + k as u64, "tenant_b", "POST", "/api/v1/flows", 10.0 + k as f64));
+            }
+            h.push(list_read(100, "tenant_a", 100.0, after, ""));
+            let v = aggregates(&h, &list_count());
+            prop_assert_eq!(v.len(), 1);
+            prop_assert_eq!(&v[0].exchanges, &vec![1, 100]);
+        }
+
+        #[test]
+        fn liveness_holds_while_looks_are_closer_than_max_dwell(gaps in proptest::collection::vec(0.0f64..4_900.0, 1..10)) {
+            // A flow seen `initialized` again and again, each look within 5 s of the
+            // previous one, then `running`: only a stay longer than 5 s in all counts.
+            let made = creation("f", "initialized", 0.0);
+            let mut t = 0.0;
+            let mut looks = Vec::new();
+            for (i, g) in gaps.iter().enumerate() {
+                t += g;
+                looks.push(sight("f", "initialized", 0.0, t, i as u64 + 1));
+            }
+            let (v, _) = liveness(&[], &looks, &made, &with_dwell(), Some("$.status"));
+            let stayed = looks.iter().map(|s| s.started_ms).fold(0.0, f64::max) - 0.0;
+            prop_assert_eq!(v.is_empty(), stayed <= 5_000.0, "{:?}", v);
         }
 
         #[test]

@@ -60,6 +60,50 @@ pub struct ProfileSpec {
     /// scenario), as checks of category `properties`; absent: none.
     #[serde(default)]
     pub properties: Option<PropertiesSpec>,
+    /// What `flowgate explore` may do on this target; absent: it cannot explore it.
+    #[serde(default)]
+    pub explore: Option<ExploreSpec>,
+}
+
+/// The operations a random walk (`flowgate explore`) may call, and who calls them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExploreSpec {
+    /// The identities the walk acts as (default: every identity under
+    /// `properties.scopes`). It also derives identities from them: each tenant header
+    /// removed, malformed or set to another identity's value, each `properties.credentials`
+    /// header removed or corrupted.
+    #[serde(default)]
+    pub identities: Vec<String>,
+    pub operations: Vec<OperationSpec>,
+    /// The most creates one burst sends at once (default 8; 0: no bursts).
+    #[serde(default)]
+    pub max_burst: Option<u32>,
+}
+
+/// One operation of the walk. In `query` and `body`, an object with one key is a
+/// generator: `{$one_of: [a, b]}` one of the values (`null` leaves a query parameter
+/// out), `{$text: canary}` a name unique to the request that views show back, in
+/// unusual but valid forms (non-ASCII, emoji, long), `{$text: any}` the same without a
+/// unique part, `{$int: [min, max]}` a number, the bounds more often than the rest.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSpec {
+    pub name: String,
+    /// `METHOD /path`, `{id}` standing for the id of a resource the walk created (or of
+    /// one it never created, or another tenant's).
+    pub request: String,
+    #[serde(default)]
+    pub query: Map<String, Value>,
+    /// JSON body.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// JSONPath in a 2xx answer to the id of the resource the operation created.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// How often it is picked relative to the others (default 1).
+    #[serde(default)]
+    pub weight: Option<f64>,
 }
 
 /// What the property checkers need to know about the target.
@@ -93,6 +137,38 @@ pub struct PropertiesSpec {
     /// leak. An identity not listed is a scope of its own.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
+    /// Headers that say who the caller is (e.g. `Authorization`); the identity's other
+    /// headers only select within what the credential may see. A request whose headers
+    /// differ from its identity's (a step's `headers:`, `flowgate explore`'s derived
+    /// identities) belongs to every scope whose identities send the same credential, and
+    /// to none when the credential is missing or unknown. Empty: such a request keeps its
+    /// identity's scope.
+    #[serde(default)]
+    pub credentials: Vec<String>,
+    /// Counts a scope reads that only its own writes may change (e.g. how many flows its
+    /// list holds): between two identical reads by one scope with no write by that scope
+    /// in between, the count must not move, whatever other scopes do.
+    #[serde(default)]
+    pub aggregates: Vec<AggregateSpec>,
+    /// The status a view may still show a resource with after its delete was answered
+    /// 2xx (absent: a deleted resource is in no view at all).
+    #[serde(default)]
+    pub deleted_status: Option<String>,
+}
+
+/// A count one scope reads, which only that scope's writes may change.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// `METHOD /path` (no query).
+    pub request: String,
+    /// JSONPath whose number of matches is the count (`$.items[*]`), or that yields a
+    /// number (`$.total`).
+    pub count: String,
+    /// Readings whose query has one of these parameters are not compared (a filter by
+    /// status changes as the resources move on, not only by writes).
+    #[serde(default)]
+    pub unless_query: Vec<String>,
 }
 
 /// A response that shows one or more resources.

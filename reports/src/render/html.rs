@@ -758,7 +758,7 @@ fn selfcheck(out: &mut String, report: &RunReport) {
     let caught = sc.caught();
     line!(
         out,
-        "<p><strong>Detection rate: {:.1}%</strong> ({caught}/{} defects caught by at least one scenario)</p>",
+        "<p><strong>Detection rate: {:.1}%</strong> ({caught}/{} defects caught by at least one scenario or the explorer)</p>",
         sc.detection_rate() * 100.0,
         sc.defects.len()
     );
@@ -773,6 +773,10 @@ fn selfcheck(out: &mut String, report: &RunReport) {
     out.push_str("<thead><tr><th>Defect</th><th>Description</th>");
     for s in &catchers {
         out.push_str(&format!("<th><code>{}</code></th>", esc(s)));
+    }
+    let explored = sc.explored();
+    if explored {
+        out.push_str("<th>Explore</th>");
     }
     line!(out, "<th>Caught</th></tr></thead>");
     line!(out, "<tbody>");
@@ -789,7 +793,15 @@ fn selfcheck(out: &mut String, report: &RunReport) {
                 out.push_str("<td class=\"miss\">·</td>");
             }
         }
-        let status = if d.caught_by.is_empty() {
+        if explored {
+            let hit = d.explore.as_ref().is_some_and(|e| e.property.is_some());
+            out.push_str(&format!(
+                "<td class=\"{}\">{}</td>",
+                if hit { "hit" } else { "miss" },
+                esc(&d.explore_text().unwrap_or_else(|| "—".into()))
+            ));
+        }
+        let status = if !d.is_caught() {
             "<span class=\"bad\">✘ missed</span>"
         } else {
             "<span class=\"ok\">✔ caught</span>"

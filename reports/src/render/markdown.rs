@@ -162,8 +162,20 @@ pub fn render_markdown(report: &RunReport) -> String {
     if let Some(sc) = &report.selfcheck {
         line!(out, "## Suite Strength (defect injection)");
         line!(out);
-        line!(out, "| Defect | Description | Caught by | Status |");
-        line!(out, "|--------|-------------|-----------|--------|");
+        let explored = sc.explored();
+        if explored {
+            line!(
+                out,
+                "| Defect | Description | Caught by | Explore | Status |"
+            );
+            line!(
+                out,
+                "|--------|-------------|-----------|---------|--------|"
+            );
+        } else {
+            line!(out, "| Defect | Description | Caught by | Status |");
+            line!(out, "|--------|-------------|-----------|--------|");
+        }
         for d in &sc.defects {
             let caught = if d.caught_by.is_empty() {
                 "—".to_string()
@@ -175,14 +187,20 @@ pub fn render_markdown(report: &RunReport) -> String {
                     .join(", ")
             };
             let status = match d.caught_by.len() {
+                0 if d.is_caught() => "✅ Caught by the explorer only".to_string(),
                 0 => "❌ Missed".to_string(),
                 1 if !sc.quick => "⚠️ Caught by one scenario only".to_string(),
                 n if !sc.quick => format!("✅ Caught ×{n}"),
                 _ => "✅ Caught".to_string(),
             };
+            let explore = if explored {
+                format!(" {} |", md(&d.explore_text().unwrap_or_else(|| "—".into())))
+            } else {
+                String::new()
+            };
             line!(
                 out,
-                "| {} | {} | {caught} | {status} |",
+                "| {} | {} | {caught} |{explore} {status} |",
                 md(&d.defect),
                 md(&d.description)
             );

@@ -621,6 +621,7 @@ pub fn complex_run() -> RunReport {
                 defect: "stuck-initialized".into(),
                 description: "flows never leave `initialized`".into(),
                 caught_by: vec!["flow_execution/discovery_completes".into()],
+                explore: None,
             },
             DefectDetection {
                 defect: "tenant-leak".into(),
@@ -629,16 +630,19 @@ pub fn complex_run() -> RunReport {
                     "tenant_isolation/cross_tenant_matrix".into(),
                     "tenant_isolation/engagement_header".into(),
                 ],
+                explore: None,
             },
             DefectDetection {
                 defect: "error-no-detail".into(),
                 description: "invalid input answers 200 success=false".into(),
                 caught_by: vec!["error_handling/problem_json".into()],
+                explore: None,
             },
             DefectDetection {
                 defect: "slow-list".into(),
                 description: "listing flows sleeps 300 ms".into(),
                 caught_by: vec![],
+                explore: None,
             },
         ],
         false_alarms: vec![],

@@ -235,6 +235,13 @@ pub(crate) async fn create_flow(
     let flow_name = f.optional_string("flow_name", 200);
     let configuration = f.optional_object("configuration");
     let initial_data = f.optional_object("initial_data");
+    if state.defects.is_on(Defect::NonAsciiNameError)
+        && flow_name
+            .as_deref()
+            .is_some_and(|n| n.len() > 24 && n.get(..24).is_none())
+    {
+        return Err(ApiError::internal());
+    }
     f.deny_unknown(&["flow_type", "flow_name", "configuration", "initial_data"]);
     let spec = flow_type.and_then(catalogue::flow_type);
     if let (Some(name), None) = (flow_type, spec) {
@@ -297,7 +304,16 @@ pub(crate) async fn get_flow(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<Json<FlowView>, ApiError> {
-    read_flow(&state, &caller, id).await.map(Json)
+    let mut flow = read_flow(&state, &caller, id).await?;
+    if state.defects.is_on(Defect::TerminalReopens)
+        && flow.status == "completed"
+        && flow
+            .completed_at
+            .is_some_and(|t| chrono::Utc::now() - t > chrono::Duration::milliseconds(1500))
+    {
+        flow.status = "running".to_string();
+    }
+    Ok(Json(flow))
 }
 
 /// Reads one flow of the caller's tenant in its own transaction; 404 when it is missing,
@@ -417,11 +433,21 @@ pub(crate) async fn list_flows(
     })?;
     let q = parse_list_query(&pairs)?;
     let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
-    let role = if leaky { Role::Engine } else { Role::App };
+    let leaky_paging = state.defects.is_on(Defect::PagingIgnoresTenant);
+    let role = if leaky || leaky_paging {
+        Role::Engine
+    } else {
+        Role::App
+    };
     let (mut tx, scope) = caller.begin(&state.db, false, role).await?;
     let (mut items, more) =
-        store_flows::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
+        store_flows::list_flows(&mut tx, (!leaky && !leaky_paging).then_some(&scope), &q).await?;
     tx.commit().await?;
+    if leaky_paging && !leaky {
+        items.retain(|f| {
+            f.client_account_id == scope.account && f.engagement_id == scope.engagement
+        });
+    }
     if state.defects.is_on(Defect::StaleListStatus) {
         for item in items.iter_mut().filter(|f| f.status == "completed") {
             item.status = "running".to_string();
@@ -474,6 +500,11 @@ pub(crate) async fn delete_flow(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<StatusCode, ApiError> {
+    if state.defects.is_on(Defect::DeleteLostWhilePaused)
+        && read_flow(&state, &caller, id).await?.status == "paused"
+    {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     apply(&state, &caller, id, Action::Delete).await?;
     Ok(StatusCode::NO_CONTENT)
 }

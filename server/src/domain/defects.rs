@@ -38,11 +38,24 @@ pub enum Defect {
     /// API: a create refused only for an unknown member still stores the flow (validation
     /// after the write): the client is told no, and a flow runs anyway.
     RejectedCreateStored,
+    /// API: the list applies `limit` to every tenant's flows and only then keeps the
+    /// caller's: a tenant's page shrinks when another tenant creates flows. No foreign id
+    /// ever shows; only a count that moves without the tenant writing does.
+    PagingIgnoresTenant,
+    /// API: a flow completed more than 1.5 s ago reads as `running` again in the detail
+    /// view (a late write of a duplicate worker): a terminal state that does not stay.
+    TerminalReopens,
+    /// API: a create whose `flow_name` has a multi-byte character across its 24th byte
+    /// answers 500 (a byte-indexed truncation); ASCII names never do.
+    NonAsciiNameError,
+    /// API: a DELETE of a `paused` flow answers 204 and deletes nothing (a lost update:
+    /// resuming restores it): the delete half-happened.
+    DeleteLostWhilePaused,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 13] = [
+    pub const ALL: [Defect; 17] = [
         Defect::StuckFlows,
         Defect::SkippedPhases,
         Defect::StatusStopsUpdating,
@@ -56,6 +69,10 @@ impl Defect {
         Defect::IllegalTransitions,
         Defect::StaleListStatus,
         Defect::RejectedCreateStored,
+        Defect::PagingIgnoresTenant,
+        Defect::TerminalReopens,
+        Defect::NonAsciiNameError,
+        Defect::DeleteLostWhilePaused,
     ];
 
     /// The name used on the command line and in `/health`.
@@ -74,6 +91,10 @@ impl Defect {
             Defect::IllegalTransitions => "illegal-transitions",
             Defect::StaleListStatus => "stale-list-status",
             Defect::RejectedCreateStored => "rejected-create-stored",
+            Defect::PagingIgnoresTenant => "paging-ignores-tenant",
+            Defect::TerminalReopens => "terminal-reopens",
+            Defect::NonAsciiNameError => "non-ascii-name-error",
+            Defect::DeleteLostWhilePaused => "delete-lost-while-paused",
         }
     }
 
@@ -102,6 +123,18 @@ impl Defect {
             }
             Defect::RejectedCreateStored => {
                 "a create refused for an unknown member still stores the flow"
+            }
+            Defect::PagingIgnoresTenant => {
+                "the list limits every tenant's flows before keeping the caller's: pages shrink when others write"
+            }
+            Defect::TerminalReopens => {
+                "a flow completed over 1.5 s ago reads as `running` again"
+            }
+            Defect::NonAsciiNameError => {
+                "a flow name with a multi-byte character across byte 24 answers 500"
+            }
+            Defect::DeleteLostWhilePaused => {
+                "DELETE of a paused flow answers 204 and deletes nothing"
             }
         }
     }
