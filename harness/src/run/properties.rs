@@ -1234,7 +1234,13 @@ mod tests {
     fn a_resource_left_in_its_first_state_past_max_dwell_is_reported() {
         let made = creation("f", "initialized", 0.0);
         let late = sight("f", "initialized", 0.0, 6_000.0, 2);
-        let (v, tracked) = liveness(&[], &[late.clone()], &made, &with_dwell(), Some("$.status"));
+        let (v, tracked) = liveness(
+            &[],
+            std::slice::from_ref(&late),
+            &made,
+            &with_dwell(),
+            Some("$.status"),
+        );
         assert_eq!((v.len(), tracked), (1, 1), "{v:?}");
         assert_eq!(v[0].exchanges, vec![100, 2]);
         assert!(v[0].message.contains("still `initialized` 6.0 s"), "{v:?}");
