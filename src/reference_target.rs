@@ -195,6 +195,20 @@ impl ReferenceTarget {
         Ok((report, profile))
     }
 
+    /// `reference server on URL (database, defects: …)`, as the commands print it.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "reference server on {} ({}{})",
+            self.base_url,
+            self.database_label(),
+            if self.defect_names.is_empty() {
+                String::new()
+            } else {
+                format!(", defects: {}", self.defect_names.join(", "))
+            }
+        )
+    }
+
     pub(crate) fn database_label(&self) -> String {
         match &self.storage {
             Storage::TempSqlite(dir) => format!("temporary SQLite in {}", dir.path().display()),

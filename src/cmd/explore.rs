@@ -96,16 +96,7 @@ pub async fn run(args: ExploreArgs) -> CmdResult {
     if args.reference {
         let target = ReferenceTarget::start(args.database_url.as_deref(), defects).await?;
         if !args.quiet {
-            println!(
-                "reference server on {} ({}{})",
-                target.base_url,
-                target.database_label(),
-                if target.defect_names.is_empty() {
-                    String::new()
-                } else {
-                    format!(", defects: {}", target.defect_names.join(", "))
-                }
-            );
+            println!("{}", target.describe());
         }
         let env = Layered(target.env(), ProcessEnv);
         let outcome = match Profile::read(&profile_path, &env) {

@@ -59,16 +59,7 @@ pub async fn run(args: ValidateArgs) -> CmdResult {
         profile_path.display()
     );
     let target = ReferenceTarget::start(args.reference.database_url.as_deref(), defects).await?;
-    println!(
-        "reference server on {} ({}{})",
-        target.base_url,
-        target.database_label(),
-        if target.defect_names.is_empty() {
-            String::new()
-        } else {
-            format!(", defects: {}", target.defect_names.join(", "))
-        }
-    );
+    println!("{}", target.describe());
 
     let outcome = tokio::select! {
         r = run_checks(&args, &suite, &profile_path, &target, policy.fail_on) => r,

@@ -101,6 +101,8 @@ pub struct Repro {
     /// own steps are given, unshrunk, because no replay broke it again).
     pub reproduced: bool,
     pub replays: usize,
+    /// The steps' names, in order (the sequence in one line of a report).
+    pub step_names: Vec<String>,
 }
 
 /// The walk of `seed` as scenario YAML, without running it (same seed, same text).
@@ -654,17 +656,9 @@ fn settle_steps(profile: &Profile, spec: &ExploreSpec, walkers: &[Walker]) -> Ve
 }
 
 fn simple_step(name: &str, outcome: Outcome, summary: &str) -> StepResult {
-    StepResult {
-        name: name.to_string(),
-        kind: "explore".into(),
-        outcome,
-        duration_ms: 0,
-        summary: Some(summary.to_string()),
-        failure: None,
-        states_seen: Vec::new(),
-        exchanges: Vec::new(),
-        children: Vec::new(),
-    }
+    let mut s = crate::run::result::step_result(name, "explore", outcome, None);
+    s.summary = Some(summary.to_string());
+    s
 }
 
 fn summary_step(
@@ -708,8 +702,10 @@ fn summary_step(
 fn repro_step(repro: &Repro, property: &str) -> StepResult {
     let message = if repro.reproduced {
         format!(
-            "shrunk to {} steps that break `{property}` again ({} replays): repro-{property}.yaml",
-            repro.steps, repro.replays
+            "shrunk to {} steps that break `{property}` again ({} replays), in repro-{property}.yaml: {}",
+            repro.steps,
+            repro.replays,
+            repro.step_names.join(" → ")
         )
     } else {
         format!(
@@ -717,23 +713,14 @@ fn repro_step(repro: &Repro, property: &str) -> StepResult {
             repro.replays, repro.steps
         )
     };
-    StepResult {
-        name: "reproduction".into(),
-        kind: "explore".into(),
-        outcome: Outcome::Failed,
-        duration_ms: 0,
-        summary: Some(message.clone()),
-        failure: Some(Failure {
-            message,
-            expected: None,
-            actual: Some(repro.yaml.clone()),
-            response_excerpt: None,
-            curl: None,
-        }),
-        states_seen: Vec::new(),
-        exchanges: Vec::new(),
-        children: Vec::new(),
-    }
+    let failure = Failure {
+        message,
+        expected: None,
+        actual: Some(repro.yaml.clone()),
+        response_excerpt: None,
+        curl: None,
+    };
+    crate::run::result::step_result("reproduction", "explore", Outcome::Failed, Some(failure))
 }
 
 fn walk_result(seed: u64, outcome: Outcome, steps: Vec<StepResult>) -> ScenarioResult {

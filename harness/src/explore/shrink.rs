@@ -228,6 +228,10 @@ pub(crate) async fn shrink(
     );
     Repro {
         yaml: format!("{header}{yaml}"),
+        step_names: steps
+            .iter()
+            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect(),
         steps: steps.len(),
         reproduced,
         replays,

@@ -22,6 +22,14 @@ pub struct ResponseData {
 }
 
 impl ResponseData {
+    /// The `Content-Type` header, if any.
+    pub fn content_type(&self) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone())
+    }
+
     /// The body parsed as JSON, if it is JSON.
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()

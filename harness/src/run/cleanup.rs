@@ -121,12 +121,7 @@ pub(crate) async fn remove_all(
             started_ms: sent_ms,
             ended_ms: history.now_ms(),
             status: answer.as_ref().ok().map(|r| r.status),
-            content_type: answer.as_ref().ok().and_then(|r| {
-                r.headers
-                    .iter()
-                    .find(|(k, _)| k == "content-type")
-                    .map(|(_, v)| v.clone())
-            }),
+            content_type: answer.as_ref().ok().and_then(ResponseData::content_type),
             expected_5xx: false,
             request: None,
             response: answer.as_ref().ok().and_then(|r| r.json()),

@@ -279,12 +279,7 @@ impl<'a> Exec<'a> {
                 started_ms: sent_ms,
                 ended_ms: self.history.now_ms(),
                 status: resp.as_ref().ok().map(|r| r.status),
-                content_type: resp.as_ref().ok().and_then(|r| {
-                    r.headers
-                        .iter()
-                        .find(|(k, _)| k == "content-type")
-                        .map(|(_, v)| v.clone())
-                }),
+                content_type: resp.as_ref().ok().and_then(ResponseData::content_type),
                 expected_5xx: expects_5xx,
                 request: req
                     .body

@@ -13,7 +13,7 @@ mod mask;
 pub(crate) mod poll;
 pub(crate) mod probe;
 pub mod properties;
-mod result;
+pub(crate) mod result;
 mod steps;
 
 pub use capture::apply_captures;
