@@ -58,8 +58,9 @@ wait_http() {
 }
 
 # Reference server: API only (no workers), so that the figures measure the HTTP path.
+# No create rate limit either: the POST figure is the server's rate, not the limit's.
 "$BIN" serve --listen "127.0.0.1:$PORT_REF" --database-url "$DB_URL" --workers 0 \
-  >"$WORK/ref.log" 2>&1 &
+  --tenant-create-rate 0 >"$WORK/ref.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT_REF/health"
 CREDS="$("$BIN" tenant create --name bench --database-url "$DB_URL")"
@@ -110,9 +111,10 @@ rate() { # name url [script]: prints "req/s p50 p99" and keeps wrk's output
 
 read -r BARE_GET BARE_GET_P50 BARE_GET_P99 < <(rate "bare GET" "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")
 read -r REF_GET REF_GET_P50 REF_GET_P99 < <(rate "ref GET" "http://127.0.0.1:$PORT_REF/api/v1/flows/$FLOW_ID" "$WORK/get_ref.lua")
+read -r REF_COMPAT REF_COMPAT_P50 REF_COMPAT_P99 < <(rate "ref compat status GET" "http://127.0.0.1:$PORT_REF/api/v1/unified-discovery/flow/$FLOW_ID/status" "$WORK/get_ref.lua")
 read -r BARE_POST BARE_POST_P50 BARE_POST_P99 < <(rate "bare POST" "http://127.0.0.1:$PORT_BARE/rows" "$WORK/post_bare.lua")
 read -r REF_POST REF_POST_P50 REF_POST_P99 < <(rate "ref POST" "http://127.0.0.1:$PORT_REF/api/v1/flows" "$WORK/post_ref.lua")
-for v in "$BARE_GET" "$REF_GET" "$BARE_POST" "$REF_POST"; do
+for v in "$BARE_GET" "$REF_GET" "$REF_COMPAT" "$BARE_POST" "$REF_POST"; do
   [ -n "$v" ] || { echo "a wrk run failed:" >&2; cat "$WORK/wrk.txt" >&2; exit 1; }
 done
 if [ -n "${WRK_OUT:-}" ]; then cp "$WORK/wrk.txt" "$WRK_OUT"; fi
@@ -122,5 +124,7 @@ printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "wrk ${THREADS}t/${CONNS}c/${DURA
   "req/s" "p50" "p99" "base req/s" "base p50" "base p99" "ratio"
 printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "GET /api/v1/flows/{id}" "$REF_GET" "$REF_GET_P50" \
   "$REF_GET_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "$(ratio "$REF_GET" "$BARE_GET")"
+printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "GET compat .../status" "$REF_COMPAT" "$REF_COMPAT_P50" \
+  "$REF_COMPAT_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "$(ratio "$REF_COMPAT" "$BARE_GET")"
 printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "POST /api/v1/flows" "$REF_POST" "$REF_POST_P50" \
   "$REF_POST_P99" "$BARE_POST" "$BARE_POST_P50" "$BARE_POST_P99" "$(ratio "$REF_POST" "$BARE_POST")"

@@ -50,7 +50,7 @@ psql -q "$DBURL" -c "DROP TABLE pgbench_jsonb" >/dev/null
 KEY=$("$FLOWGATE_BIN" tenant create --name bench --database-url "$DBURL" | jq -r .api_key)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RUST_LOG=warn "$FLOWGATE_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DBURL" \
-    --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
+    --workers "$WORKERS" --tenant-create-rate 0 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break

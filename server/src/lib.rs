@@ -66,6 +66,17 @@ pub struct ServerConfig {
     pub max_uri_bytes: usize,
     /// Largest sum of header names and values in bytes; larger is 431.
     pub max_header_bytes: usize,
+    /// Most flows of one client account running a phase at once; None: all workers but
+    /// one ([`EngineConfig::default_tenant_cap`]); Some(0): no cap.
+    pub tenant_max_running: Option<u32>,
+    /// Creates per second one client account may make (a token bucket refilled at this
+    /// rate); more are answered 429 `rate_limited` with `Retry-After`. 0: no limit.
+    pub tenant_create_rate: u32,
+    /// How many creates a client account may make at once before the rate applies.
+    pub tenant_create_burst: u32,
+    /// How long an API key's account (and an engagement's owner) is remembered without
+    /// asking the database; 0: always ask. A revoked key keeps working this long.
+    pub auth_cache_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -78,7 +89,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             defects: Defects::none(),
             allow_simulated_faults: false,
-            workers: 2,
+            workers: 4,
             lease_duration: Duration::from_secs(30),
             retry_policy: None,
             request_timeout: Duration::from_secs(30),
@@ -86,6 +97,10 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(10),
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 32 * 1024,
+            tenant_max_running: None,
+            tenant_create_rate: 100,
+            tenant_create_burst: 200,
+            auth_cache_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -132,12 +147,18 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
     let config = Arc::new(config);
     let shutdown = CancellationToken::new();
     let engine = start_engine(&db, &config, shutdown.clone());
+    let directory = Arc::new(store::tenants::Directory::new(config.auth_cache_ttl));
+    let create_rate =
+        api::rate::CreateRate::new(config.tenant_create_rate, config.tenant_create_burst)
+            .map(Arc::new);
     let state = AppState {
         db,
         defects: config.defects.clone(),
         config,
         engine,
         metrics: Arc::default(),
+        directory,
+        create_rate,
     };
     Ok(App { state, shutdown })
 }
@@ -157,6 +178,9 @@ fn start_engine(
         lease: config.lease_duration,
         retry_policy: config.retry_policy,
         allow_simulated_faults: config.allow_simulated_faults,
+        max_running_per_tenant: config
+            .tenant_max_running
+            .unwrap_or_else(|| EngineConfig::default_tenant_cap(config.workers)),
         ..EngineConfig::default()
     };
     Arc::new(engine::start(

@@ -23,8 +23,24 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_simulated_faults: bool,
     /// Engine workers in this process (0: serve the API only).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub workers: u32,
+    /// Most flows of one client account running a phase at once, across processes
+    /// (0: no cap). Default: all workers but one, so one is always left for the other
+    /// tenants.
+    #[arg(long)]
+    pub tenant_max_running: Option<u32>,
+    /// Flows one client account may create per second; more are answered 429
+    /// `rate_limited` with `Retry-After` (0: no limit).
+    #[arg(long, default_value_t = 100)]
+    pub tenant_create_rate: u32,
+    /// Creates one client account may make at once before the rate applies.
+    #[arg(long, default_value_t = 200)]
+    pub tenant_create_burst: u32,
+    /// How long an API key's account and an engagement's owner are remembered without
+    /// asking the database (a revoked key works this long; 0: always ask).
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_duration)]
+    pub auth_cache_ttl: std::time::Duration,
     /// How long a worker's claim on a flow lasts without renewal, in milliseconds; a killed
     /// process's flows are taken over after at most this long.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
@@ -82,6 +98,10 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         defects: defects.clone(),
         allow_simulated_faults: args.allow_simulated_faults,
         workers: args.workers,
+        tenant_max_running: args.tenant_max_running,
+        tenant_create_rate: args.tenant_create_rate,
+        tenant_create_burst: args.tenant_create_burst,
+        auth_cache_ttl: args.auth_cache_ttl,
         lease_duration: std::time::Duration::from_millis(args.lease_ms),
         header_read_timeout: args.header_read_timeout,
         body_read_timeout: args.body_read_timeout,

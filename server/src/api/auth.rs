@@ -5,7 +5,6 @@
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::domain::defects::Defect;
-use crate::store::tenants;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
@@ -58,7 +57,9 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let key = bearer(&parts.headers)?;
-        let mut account = tenants::account_for_key(&state.db, key)
+        let mut account = state
+            .directory
+            .account_for_key(&state.db, key)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
         if state.defects.is_on(Defect::TenantLeak) {
@@ -79,10 +80,18 @@ impl Caller {
     /// its engagement resolved; 404 `engagement_not_found` for a foreign one.
     pub(crate) async fn begin(
         &self,
-        db: &crate::store::db::Db,
+        state: &AppState,
         writes: bool,
         role: crate::store::Role,
     ) -> Result<(crate::store::sql::Tx, crate::store::Scope), ApiError> {
-        Ok(crate::store::begin_scoped(db, self.account, self.engagement, writes, role).await?)
+        Ok(crate::store::begin_scoped(
+            &state.db,
+            &state.directory,
+            self.account,
+            self.engagement,
+            writes,
+            role,
+        )
+        .await?)
     }
 }

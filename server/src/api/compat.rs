@@ -284,7 +284,7 @@ pub(crate) async fn active(
 ) -> Result<Json<Vec<CompatActiveFlow>>, ApiError> {
     let leaky = state.defects.is_on(Defect::ListIgnoresTenant);
     let role = if leaky { Role::Engine } else { Role::App };
-    let (mut tx, scope) = caller.begin(&state.db, false, role).await?;
+    let (mut tx, scope) = caller.begin(&state, false, role).await?;
     let q = ListQuery {
         statuses: Some(FlowStatus::ACTIVE.to_vec()),
         flow_type: Some("discovery"),

@@ -117,6 +117,8 @@ pub(crate) struct ApiError {
     pub(crate) detail: String,
     pub(crate) errors: Vec<FieldError>,
     pub(crate) current_status: Option<String>,
+    /// Seconds for the `Retry-After` header (429).
+    pub(crate) retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -133,6 +135,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             current_status: None,
+            retry_after: None,
         }
     }
 
@@ -316,6 +319,19 @@ impl ApiError {
             "the request body did not arrive in time",
         )
     }
+    pub(crate) fn rate_limited(rate: u32, burst: u32, retry_after: u32) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            format!(
+                "this client account may create {rate} flows per second (bursts of {burst}); \
+                 retry in {retry_after} s"
+            ),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
     pub(crate) fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -423,6 +439,10 @@ impl IntoResponse for ApiError {
             .to_string(),
         )
             .into_response();
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

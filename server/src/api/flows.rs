@@ -174,8 +174,11 @@ pub(crate) async fn create(
     input: CreateInput,
     key: Option<String>,
 ) -> Result<(FlowView, bool), ApiError> {
+    if let Some(rate) = &state.create_rate {
+        rate.check(caller.account)?;
+    }
     for _ in 0..3 {
-        let (mut tx, scope) = caller.begin(&state.db, true, Role::App).await?;
+        let (mut tx, scope) = caller.begin(state, true, Role::App).await?;
         let idempotency = key.as_ref().map(|k| {
             let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
             (k.clone(), hex::encode(hash))
@@ -323,7 +326,7 @@ pub(crate) async fn read_flow(
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let (mut tx, scope) = caller.begin(&state.db, false, Role::App).await?;
+    let (mut tx, scope) = caller.begin(state, false, Role::App).await?;
     let flow = store_flows::load_flow(&mut tx, &scope, id, false)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -439,7 +442,7 @@ pub(crate) async fn list_flows(
     } else {
         Role::App
     };
-    let (mut tx, scope) = caller.begin(&state.db, false, role).await?;
+    let (mut tx, scope) = caller.begin(&state, false, role).await?;
     let (mut items, more) =
         store_flows::list_flows(&mut tx, (!leaky && !leaky_paging).then_some(&scope), &q).await?;
     tx.commit().await?;
@@ -469,7 +472,7 @@ pub(crate) async fn apply(
     action: Action,
 ) -> Result<Option<FlowView>, ApiError> {
     let lenient = state.defects.is_on(Defect::IllegalTransitions);
-    let (mut tx, scope) = caller.begin(&state.db, true, Role::App).await?;
+    let (mut tx, scope) = caller.begin(state, true, Role::App).await?;
     let done = transitions::transition(&mut tx, &scope, id, &action, lenient).await?;
     let flow = store_flows::load_flow(&mut tx, &scope, id, false).await?;
     tx.commit().await?;
@@ -581,7 +584,7 @@ pub(crate) async fn flow_events(
     caller: Caller,
     FlowId(id): FlowId,
 ) -> Result<Json<EventList>, ApiError> {
-    let (mut tx, scope) = caller.begin(&state.db, false, Role::App).await?;
+    let (mut tx, scope) = caller.begin(&state, false, Role::App).await?;
     let exists = tx
         .fetch_optional(
             "SELECT id FROM flows WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 \

@@ -9,6 +9,7 @@ pub(crate) mod health;
 pub(crate) mod limits;
 pub(crate) mod observe;
 pub(crate) mod openapi;
+pub(crate) mod rate;
 
 use crate::domain::defects::Defects;
 use crate::engine::port::EngineHooks;
@@ -32,6 +33,10 @@ pub(crate) struct AppState {
     pub(crate) defects: Defects,
     pub(crate) engine: Arc<dyn EngineHooks>,
     pub(crate) metrics: Arc<observe::Metrics>,
+    /// Remembered key → account and engagement lookups.
+    pub(crate) directory: Arc<crate::store::tenants::Directory>,
+    /// Per-tenant create rate limit; None: no limit.
+    pub(crate) create_rate: Option<Arc<rate::CreateRate>>,
 }
 
 /// A flow id from the path: 400 `invalid_id` unless it is a UUID.

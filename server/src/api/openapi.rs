@@ -73,10 +73,12 @@ fn complete(doc: &mut Value) {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for op in item.values_mut() {
+        for (method, op) in item.iter_mut() {
             let Some(op) = op.as_object_mut() else {
                 continue;
             };
+            let creates = method == "post"
+                && (path == "/api/v1/flows" || path == "/api/v1/unified-discovery/flow/initialize");
             let secured = op.contains_key("security");
             let has_body = op.contains_key("requestBody");
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
@@ -117,6 +119,15 @@ fn complete(doc: &mut Value) {
                     "503",
                     "the database is unreachable or overloaded (`service_unavailable`)",
                 );
+            }
+            if creates {
+                let mut limited = problem(
+                    "over the client account's create rate (`rate_limited`); see `Retry-After`",
+                );
+                limited["headers"] = json!({"Retry-After": {
+                    "description": "seconds to wait before creating again",
+                    "schema": {"type": "integer", "minimum": 1}}});
+                responses.entry("429".to_string()).or_insert(limited);
             }
         }
     }

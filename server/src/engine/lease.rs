@@ -11,6 +11,7 @@
 //! lease times come from the database clock. On SQLite writers are serialised
 //! (`BEGIN IMMEDIATE`) and times are bound from the process clock.
 
+use super::fair::{Candidate, Fairness};
 use crate::domain::catalogue;
 use crate::domain::FlowStatus;
 use crate::store::db::Db;
@@ -46,6 +47,9 @@ pub(crate) struct Claimed {
 pub(crate) enum ClaimOutcome {
     /// Nothing runnable.
     Idle,
+    /// Runnable flows wait, but only for accounts at their cap of flows in flight: a
+    /// phase ending frees a place (the worker that ran it claims again at once).
+    Capped,
     /// A flow was claimed and its phase must run.
     Run(Box<Claimed>),
     /// A flow was claimed and settled without running a handler (it now waits for input).
@@ -74,36 +78,73 @@ fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
-/// Claims the oldest runnable flow without a live lease, and settles or starts its
-/// current phase, in one transaction.
+/// Claims a runnable flow without a live lease, fairly between tenants (see [`fair`]):
+/// the oldest one of the account `fairness` puts first. Settles it or starts its current
+/// phase, in one transaction.
 pub(crate) async fn claim(
     db: &Db,
     worker: &str,
     lease: Duration,
+    fairness: &Fairness,
 ) -> Result<ClaimOutcome, sqlx::Error> {
     let mut tx = begin(db).await?;
     let now = sql::now();
-    let row = if tx.is_postgres() {
-        tx.fetch_optional(
-            "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
-             FROM flows WHERE runnable_at <= now() AND status IN ('initialized', 'running') \
-             AND (lease_expires_at IS NULL OR lease_expires_at < now()) \
-             ORDER BY runnable_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-            &[],
+    let pg = tx.is_postgres();
+    // SQLite: times are bound from the process clock ($1).
+    let clock = if pg { "now()" } else { "$1" };
+    let clock_param: Vec<P> = if pg { vec![] } else { vec![now.into()] };
+    let candidates: Vec<Candidate> = tx
+        .fetch_all(
+            &format!(
+                "SELECT a.id AS account, \
+                 (SELECT COUNT(*) FROM flows r WHERE r.client_account_id = a.id \
+                  AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock}) AS in_flight \
+                 FROM client_accounts a WHERE EXISTS (SELECT 1 FROM flows f \
+                  WHERE f.client_account_id = a.id AND f.runnable_at <= {clock} \
+                  AND f.status IN ('initialized', 'running') \
+                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}))"
+            ),
+            &clock_param,
         )
         .await?
-    } else {
-        tx.fetch_optional(
-            "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
-             FROM flows WHERE runnable_at <= $1 AND status IN ('initialized', 'running') \
-             AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
-             ORDER BY runnable_at LIMIT 1",
-            &[now.into()],
-        )
-        .await?
-    };
+        .iter()
+        .map(|r| {
+            Ok(Candidate {
+                account: r.uuid("account")?,
+                in_flight: r.int("in_flight")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let account_param = if pg { "$1" } else { "$2" };
+    let mut row = None;
+    for account in fairness.order(&candidates) {
+        let mut params = clock_param.clone();
+        params.push(account.into());
+        row = tx
+            .fetch_optional(
+                &format!(
+                    "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
+                     FROM flows WHERE client_account_id = {account_param} AND runnable_at <= {clock} \
+                     AND status IN ('initialized', 'running') \
+                     AND (lease_expires_at IS NULL OR lease_expires_at < {clock}) \
+                     ORDER BY runnable_at LIMIT 1{lock}"
+                ),
+                &params,
+            )
+            .await?;
+        if row.is_some() {
+            fairness.served(account);
+            break;
+        }
+    }
     let Some(row) = row else {
-        return Ok(ClaimOutcome::Idle);
+        tx.commit().await?;
+        return Ok(if fairness.capped(&candidates) {
+            ClaimOutcome::Capped
+        } else {
+            ClaimOutcome::Idle
+        });
     };
     let flow_id = row.uuid("id")?;
     let account = row.uuid("client_account_id")?;

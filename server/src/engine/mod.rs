@@ -12,6 +12,7 @@
 //! worker sleeps until the next scheduled `runnable_at` (retry backoff) or lease expiry,
 //! at most `idle_poll` (to notice flows whose lease a dead process left behind).
 
+mod fair;
 mod lease;
 mod metrics;
 pub(crate) mod port;
@@ -49,6 +50,17 @@ pub struct EngineConfig {
     pub allow_simulated_faults: bool,
     /// Longest sleep without a wake-up.
     pub idle_poll: Duration,
+    /// Most flows of one client account running a phase at once, across processes; 0: no
+    /// cap. See [`fair`].
+    pub max_running_per_tenant: u32,
+}
+
+impl EngineConfig {
+    /// The default cap: all workers but one, so that one is always left for the other
+    /// tenants (no cap with a single worker).
+    pub fn default_tenant_cap(workers: u32) -> u32 {
+        workers.saturating_sub(1)
+    }
 }
 
 impl Default for EngineConfig {
@@ -59,6 +71,7 @@ impl Default for EngineConfig {
             retry_policy: None,
             allow_simulated_faults: false,
             idle_poll: Duration::from_secs(1),
+            max_running_per_tenant: EngineConfig::default_tenant_cap(4),
         }
     }
 }
@@ -102,6 +115,7 @@ pub(crate) struct Shared {
     pub last_heartbeat: AtomicU64,
     pub queue_depth: AtomicI64,
     pub worker_ids: Vec<String>,
+    pub fairness: fair::Fairness,
 }
 
 impl Shared {
@@ -177,6 +191,7 @@ pub fn start(
         last_heartbeat: AtomicU64::new(0),
         queue_depth: AtomicI64::new(0),
         worker_ids,
+        fairness: fair::Fairness::new(config.max_running_per_tenant),
         config,
     });
     let mut tasks = Vec::new();

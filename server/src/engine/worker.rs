@@ -24,12 +24,14 @@ pub(crate) async fn run(shared: Arc<Shared>, index: usize) {
             idle(&shared, shared.config.idle_poll).await;
             continue;
         }
-        match lease::claim(&shared.db, &worker, shared.config.lease).await {
+        match lease::claim(&shared.db, &worker, shared.config.lease, &shared.fairness).await {
             Ok(ClaimOutcome::Run(job)) => {
                 shared.metrics.claims.fetch_add(1, Ordering::Relaxed);
                 run_phase(&shared, index, &worker, *job).await;
             }
             Ok(ClaimOutcome::Settled) => {}
+            // Only capped tenants wait: a finishing phase or a new flow wakes a worker.
+            Ok(ClaimOutcome::Capped) => idle(&shared, shared.config.idle_poll).await,
             Ok(ClaimOutcome::Idle) => {
                 let wait = match lease::next_due(&shared.db).await {
                     Ok(Some(due)) => (due - chrono::Utc::now())

@@ -38,55 +38,60 @@ fn flow_from_row(r: &Row, phases: Vec<PhaseView>) -> Result<FlowView, sqlx::Erro
     })
 }
 
-/// Reads one flow of the scope (deleted flows only when `include_deleted`).
+/// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
+/// phases, in one query (one round trip): one row per phase, the flow's columns repeated.
 pub(crate) async fn load_flow(
     tx: &mut Tx,
     scope: &Scope,
     id: Uuid,
     include_deleted: bool,
 ) -> Result<Option<FlowView>, sqlx::Error> {
+    let flow_columns = FLOW_COLUMNS
+        .split(", ")
+        .map(|c| format!("f.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1 AND client_account_id = $2 \
-         AND engagement_id = $3{}",
+        "SELECT {flow_columns}, p.idx AS p_idx, p.name AS p_name, p.status AS p_status, \
+         p.needs_input AS p_needs_input, p.attempts AS p_attempts, p.started_at AS p_started_at, \
+         p.completed_at AS p_completed_at, p.duration_ms AS p_duration_ms, p.output AS p_output, \
+         p.error AS p_error \
+         FROM flows f LEFT JOIN flow_phases p \
+         ON p.flow_id = f.id AND p.client_account_id = f.client_account_id \
+         WHERE f.id = $1 AND f.client_account_id = $2 AND f.engagement_id = $3{} ORDER BY p.idx",
         if include_deleted {
             ""
         } else {
-            " AND status <> 'deleted'"
+            " AND f.status <> 'deleted'"
         }
     );
-    let Some(row) = tx
-        .fetch_optional(
+    let rows = tx
+        .fetch_all(
             &sql,
             &[id.into(), scope.account.into(), scope.engagement.into()],
         )
-        .await?
-    else {
+        .await?;
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let phase_rows = tx
-        .fetch_all(
-            "SELECT name, status, needs_input, attempts, started_at, completed_at, duration_ms, \
-             output, error FROM flow_phases WHERE flow_id = $1 AND client_account_id = $2 ORDER BY idx",
-            &[id.into(), scope.account.into()],
-        )
-        .await?;
-    let phases = phase_rows
-        .iter()
-        .map(|p| {
-            Ok(PhaseView {
-                name: p.text("name")?,
-                status: p.text("status")?,
-                needs_input: p.bool("needs_input")?,
-                attempts: p.int("attempts")?,
-                started_at: p.opt_ts("started_at")?,
-                completed_at: p.opt_ts("completed_at")?,
-                duration_ms: p.opt_int("duration_ms")?,
-                output: p.opt_json("output")?,
-                error: p.opt_text("error")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    flow_from_row(&row, phases).map(Some)
+    let mut phases = Vec::with_capacity(rows.len());
+    for p in &rows {
+        if p.opt_int("p_idx")?.is_none() {
+            continue; // a flow without phase rows: the LEFT JOIN's one empty match
+        }
+        phases.push(PhaseView {
+            name: p.text("p_name")?,
+            status: p.text("p_status")?,
+            needs_input: p.bool("p_needs_input")?,
+            attempts: p.int("p_attempts")?,
+            started_at: p.opt_ts("p_started_at")?,
+            completed_at: p.opt_ts("p_completed_at")?,
+            duration_ms: p.opt_int("p_duration_ms")?,
+            output: p.opt_json("p_output")?,
+            error: p.opt_text("p_error")?,
+        });
+    }
+    flow_from_row(first, phases).map(Some)
 }
 
 /// A flow to create.
@@ -170,17 +175,31 @@ pub(crate) async fn create_flow(
         ],
     )
     .await?;
+    // Every phase row in one statement (one round trip).
+    let mut params: Vec<P> = vec![id.into(), scope.account.into()];
+    let mut rows = Vec::with_capacity(new.spec.phases.len());
     for (i, phase) in new.spec.phases.iter().enumerate() {
+        params.extend([
+            P::Int(i as i64),
+            phase.name.into(),
+            phase.needs_input.into(),
+        ]);
+        let n = params.len();
+        rows.push(format!(
+            "($1, $2, ${}, ${}, 'pending', ${})",
+            n - 2,
+            n - 1,
+            n
+        ));
+    }
+    if !rows.is_empty() {
         tx.execute(
-            "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) \
-             VALUES ($1, $2, $3, $4, 'pending', $5)",
-            &[
-                id.into(),
-                scope.account.into(),
-                (i as i64).into(),
-                phase.name.into(),
-                phase.needs_input.into(),
-            ],
+            &format!(
+                "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) \
+                 VALUES {}",
+                rows.join(", ")
+            ),
+            &params,
         )
         .await?;
     }

@@ -61,47 +61,32 @@ pub(crate) enum Role {
 }
 
 /// Opens a transaction for `account`, sets the tenant for row-level security, and resolves
-/// the engagement (404 `engagement_not_found` when it is not the account's).
+/// the engagement (404 `engagement_not_found` when it is not the account's). The
+/// engagement comes from `directory` (remembered), the role and tenant are set in the
+/// same round trip as the BEGIN: a scoped read costs BEGIN, its own query and COMMIT.
 pub(crate) async fn begin_scoped(
     db: &Db,
+    directory: &tenants::Directory,
     account: Uuid,
     engagement: Option<Uuid>,
     writes: bool,
     role: Role,
 ) -> Result<(Tx, Scope), StoreError> {
-    let mut tx = Tx::begin(db, writes).await?;
-    if tx.is_postgres() {
-        let role_name = match role {
-            Role::App => "flowgate_app",
-            Role::Engine => "flowgate_engine",
-        };
-        tx.execute(
-            "SELECT set_config('role', $1, true), set_config('flowgate.client_account_id', $2, true)",
-            &[role_name.into(), account.to_string().into()],
-        )
-        .await?;
-    }
-    let row = match engagement {
-        Some(e) => {
-            tx.fetch_optional(
-                "SELECT id FROM engagements WHERE id = $1 AND client_account_id = $2",
-                &[e.into(), account.into()],
-            )
-            .await?
-        }
-        None => {
-            tx.fetch_optional(
-                "SELECT id FROM engagements WHERE client_account_id = $1 AND is_default \
-                 ORDER BY created_at LIMIT 1",
-                &[account.into()],
-            )
-            .await?
-        }
+    let engagement = directory
+        .engagement(db, account, engagement)
+        .await?
+        .ok_or(StoreError::EngagementNotFound)?;
+    let role_name = match role {
+        Role::App => "flowgate_app",
+        Role::Engine => "flowgate_engine",
     };
-    let engagement = match row {
-        Some(r) => r.uuid("id")?,
-        None => return Err(StoreError::EngagementNotFound),
-    };
+    let tx = Tx::begin_as(
+        db,
+        writes,
+        role_name,
+        &[("flowgate.client_account_id", account)],
+    )
+    .await?;
     Ok((
         tx,
         Scope {

@@ -134,6 +134,30 @@ impl Tx {
         })
     }
 
+    /// Begins a transaction that runs as `role` with `settings` (name, value) in effect
+    /// (`set_config(.., true)`: until the transaction ends). `writes` matters on SQLite
+    /// only (see [`Tx::begin`]). On PostgreSQL the BEGIN and
+    /// the settings go in one simple-query round trip; the values are inlined, so they
+    /// must never come from a request as text (callers pass role names they own and
+    /// UUIDs they formatted). SQLite has neither roles nor settings: a plain begin.
+    pub(crate) async fn begin_as(
+        db: &Db,
+        writes: bool,
+        role: &'static str,
+        settings: &[(&'static str, Uuid)],
+    ) -> Result<Tx, sqlx::Error> {
+        match db {
+            Db::Postgres(p) => {
+                let mut sql = format!("BEGIN; SELECT set_config('role', '{role}', true)");
+                for (name, value) in settings {
+                    sql.push_str(&format!(", set_config('{name}', '{value}', true)"));
+                }
+                Ok(Tx::Pg(p.begin_with(sql).await?))
+            }
+            Db::Sqlite(_) => Tx::begin(db, writes).await,
+        }
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Tx::Pg(_))
     }

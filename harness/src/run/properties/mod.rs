@@ -15,7 +15,7 @@
 //! - `rejected_writes`: after a create answered 4xx/5xx, no later view shows a resource
 //!   with that request's canary (its unique name).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use flowgate_reports::{Failure, Level, Outcome, ScenarioResult, Severity, StepResult};
 use serde_json::Value;
@@ -199,32 +199,41 @@ pub fn state_history(sightings: &[Sighting], machine: Option<&StateMachine>) -> 
 }
 
 /// After a create answered 4xx/5xx, no view answered later shows a resource with that
-/// request's canary.
+/// request's canary, unless a create with the same canary was accepted (a client that
+/// retries after 429 or 503 with the same body, an idempotent replay).
 pub fn rejected_writes(
     history: &[Observation],
     profile: &Profile,
     canary: &str,
     sightings: &[Sighting],
 ) -> Vec<Violation> {
+    let is_create = |o: &Observation| {
+        profile.spec.resources.iter().any(|r| {
+            r.created_by
+                .iter()
+                .any(|c| request_matches(c, &o.method, o.route()).is_some())
+        })
+    };
+    // Only a name unique to the run is a canary: one holding a UUID (`{{ uuid }}`), so a
+    // foreign target's own flows named `x` never count.
+    let canary_of = |o: &Observation| {
+        o.request
+            .as_ref()
+            .filter(|_| is_create(o))
+            .and_then(|b| first_text(canary, b))
+            .filter(|n| holds_uuid(n))
+    };
+    let accepted: HashSet<String> = history
+        .iter()
+        .filter(|o| o.is_success())
+        .filter_map(canary_of)
+        .collect();
     let mut out = Vec::new();
     for o in history
         .iter()
         .filter(|o| o.status.is_some_and(|s| s >= 400))
     {
-        let is_create = profile.spec.resources.iter().any(|r| {
-            r.created_by
-                .iter()
-                .any(|c| request_matches(c, &o.method, o.route()).is_some())
-        });
-        // Only a name unique to the run is a canary: one holding a UUID (`{{ uuid }}`),
-        // so a foreign target's own flows named `x` never count.
-        let Some(name) = o
-            .request
-            .as_ref()
-            .filter(|_| is_create)
-            .and_then(|b| first_text(canary, b))
-            .filter(|n| holds_uuid(n))
-        else {
+        let Some(name) = canary_of(o).filter(|n| !accepted.contains(n)) else {
             continue;
         };
         if let Some(s) = sightings
@@ -808,7 +817,26 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].exchanges, vec![1, 2]);
         // Seen only before the refusal: not a trace of it.
-        assert!(rejected_writes(&[refused], &profile, "$.flow_name", &[before]).is_empty());
+        assert!(rejected_writes(&[refused.clone()], &profile, "$.flow_name", &[before]).is_empty());
+        // Refused (429), then the same body accepted: the stored flow is the retry's.
+        let mut retried = obs(
+            3,
+            "a",
+            "POST",
+            "/flows",
+            201,
+            serde_json::json!({"id": "f9"}),
+        );
+        retried.request = refused.request.clone();
+        let shown_later = {
+            let mut s = sight("f9", "running", 0.0, 100.0, 4);
+            s.name = Some(name.into());
+            s
+        };
+        assert!(
+            rejected_writes(&[refused, retried], &profile, "$.flow_name", &[shown_later])
+                .is_empty()
+        );
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! Fairness between tenants and the per-tenant create rate limit, on PostgreSQL and SQLite.
+//!
+//! Fairness is asserted as an order of events, not a latency: tenant A queues slow flows
+//! first, tenant B one flow after; B's flow must complete while most of A's backlog has not
+//! even started (claimed oldest-first from one global queue, it would wait behind all of
+//! them), and A never has more flows in a phase than its cap.
+
+mod engine_support;
+
+use engine_support::Harness;
+use flowgate_server::{provision_tenant, ServerConfig};
+use serde_json::{json, Value};
+
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_fair").await else {
+                    return;
+                };
+                let h = super::engine_support::on_postgres(db.pool().await).await;
+                super::$name(&h).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let h = super::engine_support::on_sqlite().await;
+                super::$name(&h).await;
+            }
+        }
+    };
+}
+
+const BACKLOG: usize = 8;
+
+on_both!(a_backlog_of_one_tenant_does_not_hold_back_another);
+async fn a_backlog_of_one_tenant_does_not_hold_back_another(h: &Harness) {
+    // Two workers: the default cap lets A hold one of them, whatever its backlog.
+    let mut a_flows = Vec::new();
+    for _ in 0..BACKLOG {
+        a_flows.push(
+            h.create(
+                "discovery",
+                json!({"simulate": {"data_import": {"delay_ms": 500}}}),
+                json!({}),
+            )
+            .await,
+        );
+    }
+    let b = provision_tenant(&h.server.db, "tenant b", &[])
+        .await
+        .expect("tenant b");
+    let r = h
+        .client
+        .post(h.url("/api/v1/flows"))
+        .bearer_auth(&b.api_key)
+        .json(&json!({"flow_type": "discovery", "flow_name": "b's only flow"}))
+        .send()
+        .await
+        .expect("create as b");
+    assert_eq!(r.status().as_u16(), 201);
+    let b_flow: Value = r.json().await.expect("body");
+    let b_id = b_flow["flow_id"].as_str().expect("flow_id").to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let f: Value = h
+            .client
+            .get(h.url(&format!("/api/v1/flows/{b_id}")))
+            .bearer_auth(&b.api_key)
+            .send()
+            .await
+            .expect("get as b")
+            .json()
+            .await
+            .expect("body");
+        if f["status"] == "completed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < engine_support::WAIT,
+            "b's flow never completed: {f:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // A's flows each hold a worker for 500 ms, one at a time: when B's flow is done,
+    // most of them have not started.
+    let mut waiting = 0;
+    let mut running = 0;
+    for id in &a_flows {
+        match h.get(id).await["phases"][0]["status"].as_str() {
+            Some("pending") => waiting += 1,
+            Some("running") => running += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        waiting >= BACKLOG / 2,
+        "b's flow completed only after {} of a's {BACKLOG} queued flows started",
+        BACKLOG - waiting
+    );
+    assert!(
+        running <= 1,
+        "{running} of a's flows in a phase at once (cap 1)"
+    );
+}
+
+/// Over the burst, a tenant's creates are refused 429 problem+json with Retry-After, and
+/// store nothing; another tenant is not affected.
+#[tokio::test]
+async fn creates_over_the_tenant_rate_are_429_with_retry_after() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = ServerConfig {
+        workers: 0,
+        tenant_create_rate: 1,
+        tenant_create_burst: 3,
+        ..ServerConfig::with_sqlite_path(&dir.path().join("rate.db"))
+    };
+    let h = engine_support::start(config, Some(dir)).await;
+    let other = provision_tenant(&h.server.db, "other", &[])
+        .await
+        .expect("tenant");
+    let create = |key: String, name: &'static str| {
+        let client = h.client.clone();
+        let url = h.url("/api/v1/flows");
+        async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"flow_type": "planning", "flow_name": name}))
+                .send()
+                .await
+                .expect("create")
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(create(h.key.clone(), "within").await.status().as_u16(), 201);
+    }
+    let refused = create(h.key.clone(), "over").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!(retry_after >= 1);
+    assert!(refused
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/problem+json")));
+    let body: Value = refused.json().await.expect("problem");
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["status"], 429);
+    // Nothing stored for the refused create.
+    let list: Value = h
+        .client
+        .get(h.url("/api/v1/flows?limit=100"))
+        .bearer_auth(&h.key)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("list body");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|f| f["flow_name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["within"; 3]);
+    // The other tenant has its own allowance.
+    assert_eq!(
+        create(other.api_key.clone(), "other")
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+}
