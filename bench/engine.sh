@@ -8,6 +8,8 @@
 # Env:   PGURL (default postgres://postgres@127.0.0.1:5432/postgres)  admin connection
 #        FLOWGATE_BIN (default: builds target/release/flowgate with cargo)
 #        PGBENCH_SECONDS (default 10), TIMEOUT_SECONDS (default 300)
+#        SERVE_ARGS: more `flowgate serve` flags (e.g. "--tenant-max-running 0": one
+#        tenant may use every worker; by default it gets all but one)
 # Everything runs on 127.0.0.1; the bench database is dropped at exit.
 set -euo pipefail
 
@@ -45,12 +47,18 @@ SQL
 PGBENCH_TPS=$(pgbench -n -c 8 -j 2 -T "$PGBENCH_SECONDS" -f "$WORK/insert.sql" "$DBURL" 2>/dev/null \
     | awk '/^tps/ {print $3; exit}')
 psql -q "$DBURL" -c "DROP TABLE pgbench_jsonb" >/dev/null
+# --- pgbench -N ("simple update": -N skips the branch and teller updates, leaving one
+# UPDATE, one SELECT and one INSERT per transaction), 8 clients, scale 1.
+pgbench -i -q -s 1 "$DBURL" >/dev/null 2>&1
+PGBENCH_N_TPS=$(pgbench -n -N -c 8 -j 2 -T "$PGBENCH_SECONDS" "$DBURL" 2>/dev/null \
+    | awk '/^tps/ {print $3; exit}')
+psql -q "$DBURL" -c "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history" >/dev/null
 
 # --- the server ---------------------------------------------------------------------------
 KEY=$("$FLOWGATE_BIN" tenant create --name bench --database-url "$DBURL" | jq -r .api_key)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RUST_LOG=warn "$FLOWGATE_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DBURL" \
-    --workers "$WORKERS" --tenant-create-rate 0 >"$WORK/server.log" 2>&1 &
+    --workers "$WORKERS" --tenant-create-rate 0 ${SERVE_ARGS:-} >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
@@ -98,7 +106,7 @@ ENGINE_WINDOW=$(psql -tAq "$DBURL" -c "SELECT EXTRACT(EPOCH FROM MAX(at) - MIN(a
     WHERE kind IN ('phase_started', 'phase_completed')")
 
 awk -v n="$N" -v s="$START" -v c="$CREATED" -v e="$END" -v t="$TRANSITIONS" -v p="$PGBENCH_TPS" \
-    -v w="$WORKERS" -v f="$FAILED" -v cores="$(nproc)" -v ew="$ENGINE_WINDOW" -v ph="$PHASES" 'BEGIN {
+    -v w="$WORKERS" -v f="$FAILED" -v pn="$PGBENCH_N_TPS" -v cores="$(nproc)" -v ew="$ENGINE_WINDOW" -v ph="$PHASES" 'BEGIN {
     el = e - s; fps = n / el; tps = t / el;
     printf "engine bench: %d discovery flows (%d phases each), %d workers, 1 process, %d cores\n", n, ph, w, cores;
     printf "  created in           %8.2f s (%.0f creates/s)\n", c - s, n / (c - s);
@@ -108,4 +116,6 @@ awk -v n="$N" -v s="$START" -v c="$CREATED" -v e="$END" -v t="$TRANSITIONS" -v p
     printf "  engine window        %8.2f s (first phase start to last phase end): %.1f transitions/s\n", ew, t / ew;
     printf "  pgbench jsonb inserts/s (8 clients) %8.1f\n", p;
     printf "  transitions per pgbench insert      %8.3f\n", tps / p;
+    printf "  pgbench -N tps (8 clients, scale 1) %8.1f\n", pn;
+    printf "  transitions per pgbench -N tx       %8.3f (engine window: %.3f)\n", tps / pn, (t / ew) / pn;
 }'

@@ -121,7 +121,7 @@ LUA
     read -r _ b_n b_p50 b_p99 b_max <<<"$b_line"
     read -r _ a_n a_p50 a_p99 a_max <<<"${a_line:-f 0 - - -}"
     printf '%s (serve %s)\n' "$label" "${*:-with its defaults}"
-    printf '  A flood: %s requests in %ss, %s refused 429, %s flows created, %s still queued at the end\n' \
+    printf '  A flood: %s requests in %ss, %s refused 429, %s flows created, %s not finished at the end\n' \
         "${a_total:-?}" "$SECONDS_FLOOD" "${a_429:-0}" "$a_created" "$a_backlog"
     printf '  %-8s %7s %10s %10s %10s\n' tenant flows "p50 ms" "p99 ms" "max ms"
     printf '  %-8s %7s %10s %10s %10s   (time from create to first phase start)\n' A "$a_n" "$a_p50" "$a_p99" "$a_max"

@@ -3,35 +3,13 @@
 //! with outputs that follow from its input; approvals wait; pause, resume, cancel; retries
 //! of transient faults; permanent faults; retry after failure.
 
+#[macro_use]
 mod engine_support;
 
 use engine_support::{completed_phases, count_kind, sample_records, Harness};
 use flowgate_server::catalogue::FLOW_TYPES;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Declares the scenario once per backend.
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_engine").await
-                else {
-                    return;
-                };
-                let h = super::engine_support::on_postgres(db.pool().await).await;
-                super::$name(&h).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = super::engine_support::on_sqlite().await;
-                super::$name(&h).await;
-            }
-        }
-    };
-}
 
 fn output<'a>(flow: &'a Value, phase: &str) -> &'a Value {
     flow["phases"]

@@ -5,32 +5,12 @@
 //! even started (claimed oldest-first from one global queue, it would wait behind all of
 //! them), and A never has more flows in a phase than its cap.
 
+#[macro_use]
 mod engine_support;
 
 use engine_support::Harness;
 use flowgate_server::{provision_tenant, ServerConfig};
 use serde_json::{json, Value};
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_fair").await else {
-                    return;
-                };
-                let h = super::engine_support::on_postgres(db.pool().await).await;
-                super::$name(&h).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = super::engine_support::on_sqlite().await;
-                super::$name(&h).await;
-            }
-        }
-    };
-}
 
 const BACKLOG: usize = 8;
 
@@ -103,6 +83,30 @@ async fn a_backlog_of_one_tenant_does_not_hold_back_another(h: &Harness) {
         running <= 1,
         "{running} of a's flows in a phase at once (cap 1)"
     );
+
+    // The cap held all along, concurrent claims included: no two of A's slow phases
+    // overlapped in time.
+    let mut spans = Vec::new();
+    for id in &a_flows {
+        h.wait_status(id, "completed").await;
+        let events = h.events(id).await;
+        let at = |kind: &str| {
+            events
+                .iter()
+                .find(|e| e["kind"] == kind && e["phase"] == "data_import")
+                .and_then(|e| e["at"].as_str())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .unwrap_or_else(|| panic!("no {kind} of data_import in {events:?}"))
+        };
+        spans.push((at("phase_started"), at("phase_completed")));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "two of a's phases ran at once (cap 1): {pair:?}"
+        );
+    }
 }
 
 /// Over the burst, a tenant's creates are refused 429 problem+json with Retry-After, and

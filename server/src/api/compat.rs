@@ -292,7 +292,7 @@ pub(crate) async fn active(
         after: None,
     };
     let (items, _more) = store_flows::list_flows(&mut tx, (!leaky).then_some(&scope), &q).await?;
-    tx.commit().await?;
+    tx.end_read();
     Ok(Json(
         items
             .into_iter()

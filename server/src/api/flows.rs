@@ -196,13 +196,15 @@ pub(crate) async fn create(
             Err(CreateError::KeyRace) => continue,
             Err(CreateError::Store(e)) => return Err(e.into()),
         };
-        let (id, replayed) = match created {
-            Created::New(id) => (id, false),
-            Created::Replayed(id) => (id, true),
+        let (flow, replayed) = match created {
+            Created::New(flow) => (*flow, false),
+            Created::Replayed(id) => (
+                store_flows::load_flow(&mut tx, &scope, id, true)
+                    .await?
+                    .ok_or_else(ApiError::internal)?,
+                true,
+            ),
         };
-        let flow = store_flows::load_flow(&mut tx, &scope, id, true)
-            .await?
-            .ok_or_else(ApiError::internal)?;
         tx.commit().await?;
         if !replayed {
             state.engine.wake();
@@ -326,12 +328,10 @@ pub(crate) async fn read_flow(
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let (mut tx, scope) = caller.begin(state, false, Role::App).await?;
-    let flow = store_flows::load_flow(&mut tx, &scope, id, false)
+    let scope = caller.scope(state).await?;
+    store_flows::read_flow(&state.db, &scope, id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    tx.commit().await?;
-    Ok(flow)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// A page position: `<created_at in µs since the epoch>_<flow id>`. Every string of that
@@ -445,7 +445,7 @@ pub(crate) async fn list_flows(
     let (mut tx, scope) = caller.begin(&state, false, role).await?;
     let (mut items, more) =
         store_flows::list_flows(&mut tx, (!leaky && !leaky_paging).then_some(&scope), &q).await?;
-    tx.commit().await?;
+    tx.end_read();
     if leaky_paging && !leaky {
         items.retain(|f| {
             f.client_account_id == scope.account && f.engagement_id == scope.engagement
@@ -596,6 +596,6 @@ pub(crate) async fn flow_events(
         return Err(ApiError::not_found());
     }
     let items = events::events(&mut tx, &scope, id).await?;
-    tx.commit().await?;
+    tx.end_read();
     Ok(Json(EventList { items }))
 }

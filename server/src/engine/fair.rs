@@ -43,6 +43,11 @@ impl Fairness {
         }
     }
 
+    /// Most flows of one account in flight at once; 0: no cap.
+    pub(crate) fn cap(&self) -> u32 {
+        self.cap
+    }
+
     /// The accounts to try, in order; accounts at their cap are left out.
     pub(crate) fn order(&self, candidates: &[Candidate]) -> Vec<Uuid> {
         let served = self.served.lock().ok();

@@ -56,12 +56,9 @@ pub(crate) enum ClaimOutcome {
     Settled,
 }
 
+/// A writing transaction as `flowgate_engine`, the role set in the BEGIN's round trip.
 async fn begin(db: &Db) -> Result<Tx, sqlx::Error> {
-    let mut tx = Tx::begin(db, true).await?;
-    if tx.is_postgres() {
-        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
-    }
-    Ok(tx)
+    Tx::begin_as(db, true, "flowgate_engine", &[]).await
 }
 
 /// Appends an event to the log of the flow this worker holds.
@@ -76,6 +73,34 @@ async fn record(
 
 fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// First key of the advisory locks that serialise the last step of claims per client
+/// account (the second is a hash of the account id); no other advisory lock is used.
+const CLAIM_LOCK_SPACE: i32 = 7031;
+
+/// PostgreSQL: whether `account`, this transaction's new lease included, stays within
+/// `cap`. Claims of one account take an advisory lock here, at their very end, and count
+/// in a statement whose snapshot follows the lock: the previous holder has committed, so
+/// its lease is counted. Claims run in parallel up to this point; the lock is held only
+/// for this count and the commit.
+async fn within_cap_pg(tx: &mut Tx, account: Uuid, cap: u32) -> Result<bool, sqlx::Error> {
+    tx.execute(
+        &format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK_SPACE}, hashtext($1::text))"),
+        &[account.into()],
+    )
+    .await?;
+    let in_flight = tx
+        .fetch_optional(
+            "SELECT COUNT(*) AS n FROM flows WHERE client_account_id = $1 \
+             AND lease_owner IS NOT NULL AND lease_expires_at > now()",
+            &[account.into()],
+        )
+        .await?
+        .map(|r| r.int("n"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(in_flight <= i64::from(cap))
 }
 
 /// Claims a runnable flow without a live lease, fairly between tenants (see [`fair`]):
@@ -93,16 +118,25 @@ pub(crate) async fn claim(
     // SQLite: times are bound from the process clock ($1).
     let clock = if pg { "now()" } else { "$1" };
     let clock_param: Vec<P> = if pg { vec![] } else { vec![now.into()] };
+    // "Has this account runnable work": PostgreSQL flattens an EXISTS into a semi-join
+    // over every runnable flow (a scan of the whole backlog per claim); a LATERAL with
+    // LIMIT 1 stays one index probe per account. SQLite has no LATERAL and runs a
+    // correlated EXISTS as a probe anyway.
+    let (has_work, alias) = if pg {
+        ("CROSS JOIN LATERAL", " w")
+    } else {
+        ("WHERE EXISTS", "")
+    };
     let candidates: Vec<Candidate> = tx
         .fetch_all(
             &format!(
                 "SELECT a.id AS account, \
                  (SELECT COUNT(*) FROM flows r WHERE r.client_account_id = a.id \
                   AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock}) AS in_flight \
-                 FROM client_accounts a WHERE EXISTS (SELECT 1 FROM flows f \
+                 FROM client_accounts a {has_work} (SELECT 1 FROM flows f \
                   WHERE f.client_account_id = a.id AND f.runnable_at <= {clock} \
                   AND f.status IN ('initialized', 'running') \
-                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}))"
+                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) LIMIT 1){alias}"
             ),
             &clock_param,
         )
@@ -115,8 +149,31 @@ pub(crate) async fn claim(
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let lock = if pg {
+        " FOR UPDATE OF f SKIP LOCKED"
+    } else {
+        ""
+    };
+    // The outputs of the phases before the current one, by phase name, in the same query.
+    let previous = if pg {
+        "(SELECT COALESCE(jsonb_object_agg(q.name, q.output), '{}'::jsonb) FROM flow_phases q \
+         WHERE q.flow_id = f.id AND q.idx < f.current_phase_index)"
+    } else {
+        "(SELECT COALESCE(json_group_object(q.name, json(q.output)), '{}') FROM flow_phases q \
+         WHERE q.flow_id = f.id AND q.idx < f.current_phase_index)"
+    };
     let account_param = if pg { "$1" } else { "$2" };
+    // The cap, checked here from the last committed state, is exact on SQLite (writers
+    // are serialised); on PostgreSQL concurrent claims re-check it before they commit.
+    let cap = fairness.cap();
+    let capped_clause = if cap > 0 {
+        format!(
+            " AND (SELECT COUNT(*) FROM flows r WHERE r.client_account_id = f.client_account_id \
+             AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock}) < {cap}"
+        )
+    } else {
+        String::new()
+    };
     let mut row = None;
     for account in fairness.order(&candidates) {
         let mut params = clock_param.clone();
@@ -124,11 +181,14 @@ pub(crate) async fn claim(
         row = tx
             .fetch_optional(
                 &format!(
-                    "SELECT id, client_account_id, flow_type, status, current_phase_index, configuration, initial_data \
-                     FROM flows WHERE client_account_id = {account_param} AND runnable_at <= {clock} \
-                     AND status IN ('initialized', 'running') \
-                     AND (lease_expires_at IS NULL OR lease_expires_at < {clock}) \
-                     ORDER BY runnable_at LIMIT 1{lock}"
+                    "SELECT f.id, f.client_account_id, f.flow_type, f.status, f.current_phase_index, \
+                     f.configuration, f.initial_data, p.name AS phase_name, p.needs_input, p.input, p.attempts, \
+                     {previous} AS previous_outputs \
+                     FROM flows f LEFT JOIN flow_phases p ON p.flow_id = f.id AND p.idx = f.current_phase_index \
+                     WHERE f.client_account_id = {account_param} AND f.runnable_at <= {clock} \
+                     AND f.status IN ('initialized', 'running') \
+                     AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}){capped_clause} \
+                     ORDER BY f.runnable_at LIMIT 1{lock}"
                 ),
                 &params,
             )
@@ -185,16 +245,8 @@ pub(crate) async fn claim(
         return Ok(ClaimOutcome::Settled);
     }
 
-    let phase_row = tx
-        .fetch_optional(
-            "SELECT name, needs_input, input, attempts FROM flow_phases WHERE flow_id = $1 AND idx = $2",
-            &[flow_id.into(), (index as i64).into()],
-        )
-        .await?;
-    let Some(phase_row) = phase_row else {
-        return Err(sqlx::Error::RowNotFound);
-    };
-    let phase = phase_row.text("name")?;
+    let phase_row = &row;
+    let phase = phase_row.text("phase_name")?;
     let needs_input = phase_row.bool("needs_input")?;
     let input = phase_row.opt_json("input")?;
 
@@ -295,16 +347,10 @@ pub(crate) async fn claim(
     )
     .await?;
 
-    let mut previous_outputs = Map::new();
-    for r in tx
-        .fetch_all(
-            "SELECT name, output FROM flow_phases WHERE flow_id = $1 AND idx < $2 ORDER BY idx",
-            &[flow_id.into(), (index as i64).into()],
-        )
-        .await?
-    {
-        previous_outputs.insert(r.text("name")?, r.json("output")?);
-    }
+    let previous_outputs: Map<String, Value> = match row.json("previous_outputs")? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
     let configuration = row.json("configuration")?;
     let (starts_ever, failures_ever) = if configuration
         .get(crate::domain::SIMULATE_KEY)
@@ -324,6 +370,11 @@ pub(crate) async fn claim(
     } else {
         (1, 0)
     };
+    if pg && cap > 0 && !within_cap_pg(&mut tx, account, cap).await? {
+        // Another claim of the same account committed first: give this one back.
+        tx.rollback().await?;
+        return Ok(ClaimOutcome::Capped);
+    }
     tx.commit().await?;
     Ok(ClaimOutcome::Run(Box::new(Claimed {
         flow_id,

@@ -2,6 +2,7 @@
 
 use crate::domain::catalogue::{self, FlowTypeSpec};
 use crate::domain::{current_phase, progress, FlowStatus, FlowSummary, FlowView, PhaseView};
+use crate::store::db::Db;
 use crate::store::events::{append_event, NewEvent};
 use crate::store::sql::{self, Row, Tx, P};
 use crate::store::{Scope, StoreError};
@@ -38,44 +39,38 @@ fn flow_from_row(r: &Row, phases: Vec<PhaseView>) -> Result<FlowView, sqlx::Erro
     })
 }
 
-/// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
-/// phases, in one query (one round trip): one row per phase, the flow's columns repeated.
-pub(crate) async fn load_flow(
-    tx: &mut Tx,
-    scope: &Scope,
-    id: Uuid,
-    include_deleted: bool,
-) -> Result<Option<FlowView>, sqlx::Error> {
+/// The one query that reads a flow with its phases: one row per phase, the flow's columns
+/// repeated. `id`, `account`, `engagement` are SQL expressions (placeholders, or UUID
+/// literals we formatted).
+fn load_sql(id: &str, account: &str, engagement: &str, include_deleted: bool) -> String {
     let flow_columns = FLOW_COLUMNS
         .split(", ")
         .map(|c| format!("f.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
+    format!(
         "SELECT {flow_columns}, p.idx AS p_idx, p.name AS p_name, p.status AS p_status, \
          p.needs_input AS p_needs_input, p.attempts AS p_attempts, p.started_at AS p_started_at, \
          p.completed_at AS p_completed_at, p.duration_ms AS p_duration_ms, p.output AS p_output, \
          p.error AS p_error \
          FROM flows f LEFT JOIN flow_phases p \
          ON p.flow_id = f.id AND p.client_account_id = f.client_account_id \
-         WHERE f.id = $1 AND f.client_account_id = $2 AND f.engagement_id = $3{} ORDER BY p.idx",
+         WHERE f.id = {id} AND f.client_account_id = {account} AND f.engagement_id = {engagement}{} \
+         ORDER BY p.idx",
         if include_deleted {
             ""
         } else {
             " AND f.status <> 'deleted'"
         }
-    );
-    let rows = tx
-        .fetch_all(
-            &sql,
-            &[id.into(), scope.account.into(), scope.engagement.into()],
-        )
-        .await?;
+    )
+}
+
+fn flow_from_rows(rows: &[Row]) -> Result<Option<FlowView>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
     let mut phases = Vec::with_capacity(rows.len());
-    for p in &rows {
+    for p in rows {
         if p.opt_int("p_idx")?.is_none() {
             continue; // a flow without phase rows: the LEFT JOIN's one empty match
         }
@@ -94,6 +89,43 @@ pub(crate) async fn load_flow(
     flow_from_row(first, phases).map(Some)
 }
 
+/// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
+/// phases, in one query, inside `tx`.
+pub(crate) async fn load_flow(
+    tx: &mut Tx,
+    scope: &Scope,
+    id: Uuid,
+    include_deleted: bool,
+) -> Result<Option<FlowView>, sqlx::Error> {
+    let rows = tx
+        .fetch_all(
+            &load_sql("$1", "$2", "$3", include_deleted),
+            &[id.into(), scope.account.into(), scope.engagement.into()],
+        )
+        .await?;
+    flow_from_rows(&rows)
+}
+
+/// Reads one live flow of the scope on its own, as the app role: BEGIN with the tenant
+/// set (one round trip), the read (one), and the end of the transaction sent with the
+/// connection's release (see [`Tx::end_read`]).
+pub(crate) async fn read_flow(
+    db: &Db,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<Option<FlowView>, sqlx::Error> {
+    let mut tx = Tx::begin_as(
+        db,
+        false,
+        "flowgate_app",
+        &[("flowgate.client_account_id", scope.account)],
+    )
+    .await?;
+    let flow = load_flow(&mut tx, scope, id, false).await?;
+    tx.end_read();
+    Ok(flow)
+}
+
 /// A flow to create.
 pub(crate) struct NewFlow {
     pub(crate) spec: &'static FlowTypeSpec,
@@ -106,7 +138,8 @@ pub(crate) struct NewFlow {
 }
 
 pub(crate) enum Created {
-    New(Uuid),
+    /// The flow as stored.
+    New(Box<FlowView>),
     /// Same key, same request: the flow created the first time.
     Replayed(Uuid),
 }
@@ -155,29 +188,21 @@ pub(crate) async fn create_flow(
         Some((k, h)) => (Some(k.clone()), Some(h.clone())),
         None => (None, None),
     };
-    tx.execute(
-        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, flow_name, status, \
-         current_phase_index, configuration, initial_data, metadata, idempotency_key, request_hash, \
-         runnable_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'initialized', 0, $6, $7, $8, $9, $10, $11, $11, $11)",
-        &[
-            id.into(),
-            scope.account.into(),
-            scope.engagement.into(),
-            new.spec.flow_type.into(),
-            new.flow_name.clone().into(),
-            new.configuration.clone().into(),
-            new.initial_data.clone().into(),
-            new.metadata.clone().into(),
-            key.into(),
-            hash.into(),
-            now.into(),
-        ],
-    )
-    .await?;
-    // Every phase row in one statement (one round trip).
-    let mut params: Vec<P> = vec![id.into(), scope.account.into()];
-    let mut rows = Vec::with_capacity(new.spec.phases.len());
+    // $1..$11: the flow; then three per phase row.
+    let mut params: Vec<P> = vec![
+        id.into(),
+        scope.account.into(),
+        scope.engagement.into(),
+        new.spec.flow_type.into(),
+        new.flow_name.clone().into(),
+        new.configuration.clone().into(),
+        new.initial_data.clone().into(),
+        new.metadata.clone().into(),
+        key.into(),
+        hash.into(),
+        now.into(),
+    ];
+    let mut phase_rows = Vec::with_capacity(new.spec.phases.len());
     for (i, phase) in new.spec.phases.iter().enumerate() {
         params.extend([
             P::Int(i as i64),
@@ -185,23 +210,47 @@ pub(crate) async fn create_flow(
             phase.needs_input.into(),
         ]);
         let n = params.len();
-        rows.push(format!(
+        phase_rows.push(format!(
             "($1, $2, ${}, ${}, 'pending', ${})",
             n - 2,
             n - 1,
             n
         ));
     }
-    if !rows.is_empty() {
-        tx.execute(
-            &format!(
-                "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) \
-                 VALUES {}",
-                rows.join(", ")
-            ),
-            &params,
-        )
-        .await?;
+    const INSERT_FLOW: &str =
+        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, \
+         flow_name, status, current_phase_index, configuration, initial_data, metadata, \
+         idempotency_key, request_hash, runnable_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'initialized', 0, $6, $7, $8, $9, $10, $11, $11, $11)";
+    let insert_phases = format!(
+        "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) VALUES {}",
+        phase_rows.join(", ")
+    );
+    if tx.is_postgres() && !phase_rows.is_empty() {
+        // One round trip: the flow, its phases and its `created` event (the first, seq 1)
+        // inserted by one statement, which answers with the rows as stored, in the shape
+        // `load_sql` reads.
+        let rows = tx
+            .fetch_all(
+                &format!(
+                    "WITH f AS ({INSERT_FLOW} RETURNING {FLOW_COLUMNS}), \
+                     p AS ({insert_phases} RETURNING idx AS p_idx, name AS p_name, \
+                       status AS p_status, needs_input AS p_needs_input, attempts AS p_attempts, \
+                       started_at AS p_started_at, completed_at AS p_completed_at, \
+                       duration_ms AS p_duration_ms, output AS p_output, error AS p_error), \
+                     e AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, to_status) \
+                       VALUES ($1, $2, 1, $11, 'created', 'initialized')) \
+                     SELECT * FROM f CROSS JOIN p ORDER BY p.p_idx"
+                ),
+                &params,
+            )
+            .await?;
+        let flow = flow_from_rows(&rows)?.ok_or(sqlx::Error::RowNotFound)?;
+        return Ok(Created::New(Box::new(flow)));
+    }
+    tx.execute(INSERT_FLOW, &params[..11]).await?;
+    if !phase_rows.is_empty() {
+        tx.execute(&insert_phases, &params).await?;
     }
     append_event(
         tx,
@@ -211,7 +260,10 @@ pub(crate) async fn create_flow(
         NewEvent::new("created").status(None, FlowStatus::Initialized),
     )
     .await?;
-    Ok(Created::New(id))
+    let flow = load_flow(tx, scope, id, true)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok(Created::New(Box::new(flow)))
 }
 
 /// Filters of a list.

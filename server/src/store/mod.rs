@@ -60,38 +60,42 @@ pub(crate) enum Role {
     Engine,
 }
 
-/// Opens a transaction for `account`, sets the tenant for row-level security, and resolves
-/// the engagement (404 `engagement_not_found` when it is not the account's). The
-/// engagement comes from `directory` (remembered), the role and tenant are set in the
-/// same round trip as the BEGIN: a scoped read costs BEGIN, its own query and COMMIT.
+/// Opens a transaction for `scope` (see [`resolve_scope`]) with the tenant set for
+/// row-level security, in the same round trip as the BEGIN: a scoped transaction costs
+/// BEGIN, its own queries and COMMIT.
 pub(crate) async fn begin_scoped(
     db: &Db,
-    directory: &tenants::Directory,
-    account: Uuid,
-    engagement: Option<Uuid>,
+    scope: Scope,
     writes: bool,
     role: Role,
-) -> Result<(Tx, Scope), StoreError> {
-    let engagement = directory
-        .engagement(db, account, engagement)
-        .await?
-        .ok_or(StoreError::EngagementNotFound)?;
+) -> Result<Tx, StoreError> {
     let role_name = match role {
         Role::App => "flowgate_app",
         Role::Engine => "flowgate_engine",
     };
-    let tx = Tx::begin_as(
+    Ok(Tx::begin_as(
         db,
         writes,
         role_name,
-        &[("flowgate.client_account_id", account)],
+        &[("flowgate.client_account_id", scope.account)],
     )
-    .await?;
-    Ok((
-        tx,
-        Scope {
-            account,
-            engagement,
-        },
-    ))
+    .await?)
+}
+
+/// The scope of a request: `account` and the engagement it selects (`engagement`, or the
+/// account's default), from `directory`; `EngagementNotFound` when it is not the account's.
+pub(crate) async fn resolve_scope(
+    db: &Db,
+    directory: &tenants::Directory,
+    account: Uuid,
+    engagement: Option<Uuid>,
+) -> Result<Scope, StoreError> {
+    let engagement = directory
+        .engagement(db, account, engagement)
+        .await?
+        .ok_or(StoreError::EngagementNotFound)?;
+    Ok(Scope {
+        account,
+        engagement,
+    })
 }

@@ -158,8 +158,24 @@ impl Tx {
         }
     }
 
+    /// Ends a transaction that only read, without a COMMIT round trip: sqlx queues a
+    /// ROLLBACK when a transaction is dropped and sends it with the ping that checks the
+    /// connection on its way back to the pool (a round trip that happens anyway). For a
+    /// transaction that wrote nothing, rolling back and committing are the same.
+    pub(crate) fn end_read(self) {
+        drop(self);
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Tx::Pg(_))
+    }
+
+    /// Undoes the transaction now (its locks released before this returns).
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(t) => t.rollback().await,
+            Tx::Lite(t) => t.rollback().await,
+        }
     }
 
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {

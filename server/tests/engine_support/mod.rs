@@ -8,6 +8,32 @@ use flowgate_server::{provision_tenant, spawn_for_tests, ServerConfig, TestServe
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// Declares a test once per backend: `on_both!(name)` runs `async fn name(h: &Harness)` on
+/// a fresh PostgreSQL database (when one is reachable) and on a SQLite file. Use it from
+/// a test file that declares `#[macro_use] mod engine_support;`.
+#[allow(unused_macros)] // not every test file runs on both backends
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_engine").await
+                else {
+                    return;
+                };
+                let h = super::engine_support::on_postgres(db.pool().await).await;
+                super::$name(&h).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let h = super::engine_support::on_sqlite().await;
+                super::$name(&h).await;
+            }
+        }
+    };
+}
+
 /// Longest any wait in these tests may take (a busy 2-core machine).
 pub const WAIT: Duration = Duration::from_secs(60);
 

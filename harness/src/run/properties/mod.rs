@@ -13,7 +13,8 @@
 //! - `isolation`: no 2xx answer to one scope holds the id of a resource another scope
 //!   created;
 //! - `rejected_writes`: after a create answered 4xx/5xx, no later view shows a resource
-//!   with that request's canary (its unique name).
+//!   with that request's canary (its unique name), unless a create with that canary was
+//!   accepted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
