@@ -31,9 +31,14 @@ impl Db {
     /// Connects and runs the migrations. `sqlite://PATH` creates the file if missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No ping before each acquire (sqlx's default): sqlx already pings every
+            // connection on its way back to the pool, so a second ping on the way out
+            // only adds a round trip to every request. A connection that died while idle
+            // fails its next query, which answers 503 and drops the connection.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
                 .connect(url)
                 .await
                 .map_err(DbError::Connect)?;
