@@ -17,7 +17,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PG_BASE="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME="flowgate_bench_$$"
 DB_URL="$PG_BASE/$DB_NAME"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 PORT_REF="$(free_port)"
 PORT_BARE="$(free_port)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -47,15 +48,6 @@ fi
 command -v jq >/dev/null || { echo "jq is not installed: apt-get install -y jq" >&2; exit 3; }
 
 psql "$PG_BASE/postgres" -qc "CREATE DATABASE $DB_NAME" >/dev/null
-
-wait_http() {
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server at $1 did not start" >&2
-  exit 3
-}
 
 # Reference server: API only (no workers), so that the figures measure the HTTP path.
 # No create rate limit either: the POST figure is the server's rate, not the limit's.

@@ -20,6 +20,8 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
 TIMEOUT_SECONDS=${TIMEOUT_SECONDS:-300}
 PHASES=6
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [[ -z "${FLOWGATE_BIN:-}" ]]; then
     cargo build --release -p flowgate --quiet
@@ -56,15 +58,11 @@ psql -q "$DBURL" -c "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tell
 
 # --- the server ---------------------------------------------------------------------------
 KEY=$("$FLOWGATE_BIN" tenant create --name bench --database-url "$DBURL" | jq -r .api_key)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 RUST_LOG=warn "$FLOWGATE_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DBURL" \
     --workers "$WORKERS" --tenant-create-rate 0 ${SERVE_ARGS:-} >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null
+wait_http "http://127.0.0.1:$PORT/health"
 
 BODY='{"flow_type":"discovery","initial_data":{"raw_data":[
  {"application_name":"web","business_criticality":"high","dependencies":["api"],"technology_stack":["Java"]},

@@ -19,6 +19,8 @@ WORKERS=${2:-4}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 BOUND_MS=${BOUND_MS:-1000}
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 3; }
 command -v jq >/dev/null || { echo "jq is not installed: apt-get install -y jq" >&2; exit 3; }
@@ -56,15 +58,11 @@ run() {
     creds_b=$("$FLOWGATE_BIN" tenant create --name quiet --database-url "$dburl")
     key_b=$(jq -r .api_key <<<"$creds_b")
     account_b=$(jq -r .client_account_id <<<"$creds_b")
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     RUST_LOG=warn "$FLOWGATE_BIN" serve --listen "127.0.0.1:$port" --database-url "$dburl" \
         --workers "$WORKERS" "$@" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    curl -fsS "http://127.0.0.1:$port/health" >/dev/null
+    wait_http "http://127.0.0.1:$port/health"
 
     cat >"$WORK/flood.lua" <<LUA
 wrk.method = "POST"

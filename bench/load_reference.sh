@@ -19,7 +19,9 @@ BIN="${FLOWGATE_BIN:-${CARGO_TARGET_DIR:-target}/debug/flowgate}"
 DB="flowgate_load_$$"
 psql "$PGURL/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="$PGURL/$DB"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+PORT="$(free_port)"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 
@@ -43,10 +45,7 @@ cleanup() {
     psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-    curl -fs "$FLOWGATE_BASE_URL/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+wait_http "$FLOWGATE_BASE_URL/health"
 
 set +e
 "$BIN" load "$SCENARIO" --target scenarios/reference.target.yaml --out "$OUT" "$@"

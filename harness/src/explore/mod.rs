@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use flowgate_reports::{
-    Failure, GatingPolicy, Level, Outcome, RunReport, ScenarioResult, Severity, StepResult,
+    Failure, GatingPolicy, Outcome, RunReport, ScenarioResult, Severity, StepResult,
 };
 use serde_json::{json, Value};
 
@@ -628,12 +628,6 @@ fn repro_step(repro: &Repro, property: &str) -> StepResult {
 
 fn walk_result(seed: u64, outcome: Outcome, steps: Vec<StepResult>) -> ScenarioResult {
     ScenarioResult {
-        id: WALK_ID.into(),
-        name: format!("Random walk, seed {seed}"),
-        file: "(target profile: explore)".into(),
-        category: "explore".into(),
-        severity: Severity::High,
-        level: Level::Must,
         requirement: Some(
             "A seeded random walk over the profile's operations, as its identities and identities derived from them, breaks no property.".into(),
         ),
@@ -641,14 +635,15 @@ fn walk_result(seed: u64, outcome: Outcome, steps: Vec<StepResult>) -> ScenarioR
         description: Some(format!(
             "`flowgate explore --seed {seed}` gives the same sequence of steps again."
         )),
-        remediation: None,
-        fails_when: None,
-        outcome,
-        duration_ms: 0,
-        steps,
-        measurements: Vec::new(),
-        waiver: None,
-        cleanup: None,
+        ..crate::run::result::generated_result(
+            WALK_ID.into(),
+            format!("Random walk, seed {seed}"),
+            "(target profile: explore)",
+            "explore",
+            Severity::High,
+            outcome,
+            steps,
+        )
     }
 }
 

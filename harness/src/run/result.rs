@@ -30,6 +30,38 @@ pub(crate) fn base_result(s: &SuiteScenario) -> ScenarioResult {
     }
 }
 
+/// A result the harness makes itself (a property, an exploration), not from a scenario
+/// file: a `must` with no texts; callers add theirs with struct update.
+pub(crate) fn generated_result(
+    id: String,
+    name: String,
+    file: &str,
+    category: &str,
+    severity: flowgate_reports::Severity,
+    outcome: Outcome,
+    steps: Vec<StepResult>,
+) -> ScenarioResult {
+    ScenarioResult {
+        id,
+        name,
+        file: file.into(),
+        category: category.into(),
+        severity,
+        level: flowgate_reports::Level::Must,
+        requirement: None,
+        tags: Vec::new(),
+        description: None,
+        remediation: None,
+        fails_when: None,
+        outcome,
+        duration_ms: 0,
+        steps,
+        measurements: Vec::new(),
+        waiver: None,
+        cleanup: None,
+    }
+}
+
 pub(crate) fn skipped_result(s: &SuiteScenario, reason: &str) -> ScenarioResult {
     let mut r = base_result(s);
     r.outcome = Outcome::Skipped;

@@ -328,10 +328,10 @@ pub(crate) async fn read_flow(
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let scope = caller.scope(state).await?;
-    store_flows::read_flow(&state.db, &scope, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    let (mut tx, scope) = caller.begin(state, false, Role::App).await?;
+    let flow = store_flows::load_flow(&mut tx, &scope, id, false).await?;
+    tx.end_read();
+    flow.ok_or_else(ApiError::not_found)
 }
 
 /// A page position: `<created_at in µs since the epoch>_<flow id>`. Every string of that

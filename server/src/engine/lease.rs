@@ -75,6 +75,15 @@ fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
+/// SQL counting the flows of `account` (an SQL expression) that hold a live lease at
+/// `clock`: the flows in flight, as the cap counts them.
+fn in_flight_sql(account: &str, clock: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM flows r WHERE r.client_account_id = {account} \
+         AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock})"
+    )
+}
+
 /// First key of the advisory locks that serialise the last step of claims per client
 /// account (the second is a hash of the account id); no other advisory lock is used.
 const CLAIM_LOCK_SPACE: i32 = 7031;
@@ -92,8 +101,7 @@ async fn within_cap_pg(tx: &mut Tx, account: Uuid, cap: u32) -> Result<bool, sql
     .await?;
     let in_flight = tx
         .fetch_optional(
-            "SELECT COUNT(*) AS n FROM flows WHERE client_account_id = $1 \
-             AND lease_owner IS NOT NULL AND lease_expires_at > now()",
+            &format!("SELECT {} AS n", in_flight_sql("$1", "now()")),
             &[account.into()],
         )
         .await?
@@ -130,13 +138,12 @@ pub(crate) async fn claim(
     let candidates: Vec<Candidate> = tx
         .fetch_all(
             &format!(
-                "SELECT a.id AS account, \
-                 (SELECT COUNT(*) FROM flows r WHERE r.client_account_id = a.id \
-                  AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock}) AS in_flight \
+                "SELECT a.id AS account, {} AS in_flight \
                  FROM client_accounts a {has_work} (SELECT 1 FROM flows f \
                   WHERE f.client_account_id = a.id AND f.runnable_at <= {clock} \
                   AND f.status IN ('initialized', 'running') \
-                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) LIMIT 1){alias}"
+                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) LIMIT 1){alias}",
+                in_flight_sql("a.id", clock)
             ),
             &clock_param,
         )
@@ -163,17 +170,10 @@ pub(crate) async fn claim(
          WHERE q.flow_id = f.id AND q.idx < f.current_phase_index)"
     };
     let account_param = if pg { "$1" } else { "$2" };
-    // The cap, checked here from the last committed state, is exact on SQLite (writers
-    // are serialised); on PostgreSQL concurrent claims re-check it before they commit.
+    // `order` leaves out the accounts at their cap as the candidates query saw them: exact
+    // on SQLite (writers are serialised, the query ran in this transaction); on
+    // PostgreSQL concurrent claims re-check before they commit (`within_cap_pg`).
     let cap = fairness.cap();
-    let capped_clause = if cap > 0 {
-        format!(
-            " AND (SELECT COUNT(*) FROM flows r WHERE r.client_account_id = f.client_account_id \
-             AND r.lease_owner IS NOT NULL AND r.lease_expires_at > {clock}) < {cap}"
-        )
-    } else {
-        String::new()
-    };
     let mut row = None;
     for account in fairness.order(&candidates) {
         let mut params = clock_param.clone();
@@ -187,7 +187,7 @@ pub(crate) async fn claim(
                      FROM flows f LEFT JOIN flow_phases p ON p.flow_id = f.id AND p.idx = f.current_phase_index \
                      WHERE f.client_account_id = {account_param} AND f.runnable_at <= {clock} \
                      AND f.status IN ('initialized', 'running') \
-                     AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}){capped_clause} \
+                     AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) \
                      ORDER BY f.runnable_at LIMIT 1{lock}"
                 ),
                 &params,
@@ -245,10 +245,9 @@ pub(crate) async fn claim(
         return Ok(ClaimOutcome::Settled);
     }
 
-    let phase_row = &row;
-    let phase = phase_row.text("phase_name")?;
-    let needs_input = phase_row.bool("needs_input")?;
-    let input = phase_row.opt_json("input")?;
+    let phase = row.text("phase_name")?;
+    let needs_input = row.bool("needs_input")?;
+    let input = row.opt_json("input")?;
 
     if needs_input && input.is_none() {
         tx.execute(
@@ -312,7 +311,7 @@ pub(crate) async fn claim(
     let token = token_row
         .ok_or(sqlx::Error::RowNotFound)?
         .int("fencing_token")?;
-    let attempt = phase_row.int("attempts")? + 1;
+    let attempt = row.int("attempts")? + 1;
     tx.execute(
         "UPDATE flow_phases SET status = 'running', attempts = $3, started_at = $4, error = NULL \
          WHERE flow_id = $1 AND idx = $2",

@@ -2,7 +2,6 @@
 
 use crate::domain::catalogue::{self, FlowTypeSpec};
 use crate::domain::{current_phase, progress, FlowStatus, FlowSummary, FlowView, PhaseView};
-use crate::store::db::Db;
 use crate::store::events::{append_event, NewEvent};
 use crate::store::sql::{self, Row, Tx, P};
 use crate::store::{Scope, StoreError};
@@ -40,9 +39,8 @@ fn flow_from_row(r: &Row, phases: Vec<PhaseView>) -> Result<FlowView, sqlx::Erro
 }
 
 /// The one query that reads a flow with its phases: one row per phase, the flow's columns
-/// repeated. `id`, `account`, `engagement` are SQL expressions (placeholders, or UUID
-/// literals we formatted).
-fn load_sql(id: &str, account: &str, engagement: &str, include_deleted: bool) -> String {
+/// repeated; `$1` the flow, `$2` the account, `$3` the engagement.
+fn load_sql(include_deleted: bool) -> String {
     let flow_columns = FLOW_COLUMNS
         .split(", ")
         .map(|c| format!("f.{}", c.trim()))
@@ -55,7 +53,7 @@ fn load_sql(id: &str, account: &str, engagement: &str, include_deleted: bool) ->
          p.error AS p_error \
          FROM flows f LEFT JOIN flow_phases p \
          ON p.flow_id = f.id AND p.client_account_id = f.client_account_id \
-         WHERE f.id = {id} AND f.client_account_id = {account} AND f.engagement_id = {engagement}{} \
+         WHERE f.id = $1 AND f.client_account_id = $2 AND f.engagement_id = $3{} \
          ORDER BY p.idx",
         if include_deleted {
             ""
@@ -99,31 +97,11 @@ pub(crate) async fn load_flow(
 ) -> Result<Option<FlowView>, sqlx::Error> {
     let rows = tx
         .fetch_all(
-            &load_sql("$1", "$2", "$3", include_deleted),
+            &load_sql(include_deleted),
             &[id.into(), scope.account.into(), scope.engagement.into()],
         )
         .await?;
     flow_from_rows(&rows)
-}
-
-/// Reads one live flow of the scope on its own, as the app role: BEGIN with the tenant
-/// set (one round trip), the read (one), and the end of the transaction sent with the
-/// connection's release (see [`Tx::end_read`]).
-pub(crate) async fn read_flow(
-    db: &Db,
-    scope: &Scope,
-    id: Uuid,
-) -> Result<Option<FlowView>, sqlx::Error> {
-    let mut tx = Tx::begin_as(
-        db,
-        false,
-        "flowgate_app",
-        &[("flowgate.client_account_id", scope.account)],
-    )
-    .await?;
-    let flow = load_flow(&mut tx, scope, id, false).await?;
-    tx.end_read();
-    Ok(flow)
 }
 
 /// A flow to create.

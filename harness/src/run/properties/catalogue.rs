@@ -144,22 +144,18 @@ pub(super) fn result(
         });
     }
     ScenarioResult {
-        id: format!("{CATEGORY}/{}", p.name),
-        name: p.title.to_string(),
-        file: "(target profile: properties)".into(),
-        category: CATEGORY.into(),
-        severity: p.severity,
-        level: Level::Must,
         requirement: Some(p.requirement.to_string()),
         tags: vec!["property".into()],
-        description: None,
         remediation: Some(p.remediation.to_string()),
         fails_when: Some(p.fails_when.to_string()),
-        outcome,
-        duration_ms: 0,
-        steps,
-        measurements: Vec::new(),
-        waiver: None,
-        cleanup: None,
+        ..crate::run::result::generated_result(
+            format!("{CATEGORY}/{}", p.name),
+            p.title.to_string(),
+            "(target profile: properties)",
+            CATEGORY,
+            p.severity,
+            outcome,
+            steps,
+        )
     }
 }

@@ -14,11 +14,17 @@
 //!   created;
 //! - `rejected_writes`: after a create answered 4xx/5xx, no later view shows a resource
 //!   with that request's canary (its unique name), unless a create with that canary was
-//!   accepted.
+//!   accepted;
+//! - `deletes_are_final`: after a delete answered 2xx (not 202), no later view shows the
+//!   resource;
+//! - `liveness`: no resource stays in a state longer than the state machine's `max_dwell`
+//!   (`liveness.rs`);
+//! - `aggregates`: two reads of a declared count by one scope, with no write of that scope
+//!   between them, show the same count, whatever other scopes wrote.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use flowgate_reports::{Failure, Level, Outcome, ScenarioResult, Severity, StepResult};
+use flowgate_reports::{Failure, Outcome, ScenarioResult, Severity, StepResult};
 use serde_json::Value;
 
 use super::history::Observation;
@@ -28,7 +34,7 @@ mod liveness;
 mod scopes;
 
 use crate::profile::Profile;
-use crate::spec::model::{AggregateSpec, PropertiesSpec, StateMachine, ViewSpec};
+use crate::spec::model::{AggregateSpec, PropertiesSpec, ResourceSpec, StateMachine, ViewSpec};
 use catalogue::*;
 pub use liveness::liveness;
 pub(crate) use scopes::scopes_of;
@@ -208,19 +214,12 @@ pub fn rejected_writes(
     canary: &str,
     sightings: &[Sighting],
 ) -> Vec<Violation> {
-    let is_create = |o: &Observation| {
-        profile.spec.resources.iter().any(|r| {
-            r.created_by
-                .iter()
-                .any(|c| request_matches(c, &o.method, o.route()).is_some())
-        })
-    };
     // Only a name unique to the run is a canary: one holding a UUID (`{{ uuid }}`), so a
     // foreign target's own flows named `x` never count.
     let canary_of = |o: &Observation| {
         o.request
             .as_ref()
-            .filter(|_| is_create(o))
+            .filter(|_| is_create(o, profile))
             .and_then(|b| first_text(canary, b))
             .filter(|n| holds_uuid(n))
     };
@@ -324,6 +323,19 @@ pub struct Creation {
     pub response: Value,
 }
 
+/// Whether `o` is one of `resource`'s `created_by` requests.
+fn creates(resource: &ResourceSpec, o: &Observation) -> bool {
+    resource
+        .created_by
+        .iter()
+        .any(|c| request_matches(c, &o.method, o.route()).is_some())
+}
+
+/// Whether `o` is a create request of any resource of the profile.
+fn is_create(o: &Observation, profile: &Profile) -> bool {
+    profile.spec.resources.iter().any(|r| creates(r, o))
+}
+
 /// The resources the run created (ids lowercased), from the 2xx answers to the
 /// profile's `created_by` requests.
 pub fn created(history: &[Observation], profile: &Profile) -> HashMap<String, Creation> {
@@ -331,11 +343,7 @@ pub fn created(history: &[Observation], profile: &Profile) -> HashMap<String, Cr
     for o in history.iter().filter(|o| o.is_success()) {
         let Some(doc) = &o.response else { continue };
         for r in &profile.spec.resources {
-            let made = r
-                .created_by
-                .iter()
-                .any(|c| request_matches(c, &o.method, o.route()).is_some());
-            if made {
+            if creates(r, o) {
                 if let Some(id) = first_text(&r.id, doc) {
                     out.insert(
                         id.to_ascii_lowercase(),
