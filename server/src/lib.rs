@@ -183,8 +183,10 @@ fn start_engine(
             .unwrap_or_else(|| EngineConfig::default_tenant_cap(config.workers)),
         ..EngineConfig::default()
     };
+    // Workers, the monitor and the scheduler's reads; the listener has its own.
+    let engine_db = db.engine_pool(config.workers + 2);
     Arc::new(engine::start(
-        db.clone(),
+        engine_db,
         engine_config,
         &config.defects,
         shutdown,

@@ -184,3 +184,168 @@ async fn creates_over_the_tenant_rate_are_429_with_retry_after() {
         201
     );
 }
+
+on_both!(a_lone_tenants_flow_is_claimed_once);
+/// With nobody else waiting, a flow's phases are handed from one to the next under the
+/// claim's lease (one claim per flow, one transaction per transition); the events still
+/// show every phase started and completed, in order, with a fencing token per start.
+async fn a_lone_tenants_flow_is_claimed_once(h: &Harness) {
+    let flows = [
+        h.create("discovery", json!({}), json!({})).await,
+        h.create("discovery", json!({}), json!({})).await,
+    ];
+    for id in &flows {
+        h.wait_status(id, "completed").await;
+        let events = h.events(id).await;
+        let started: Vec<(&str, i64)> = events
+            .iter()
+            .filter(|e| e["kind"] == "phase_started")
+            .map(|e| {
+                (
+                    e["phase"].as_str().unwrap_or_default(),
+                    e["detail"]["fencing_token"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        assert_eq!(
+            started.iter().map(|s| s.0).collect::<Vec<_>>(),
+            engine_support::completed_phases(&events),
+            "every phase started once and completed, in order: {events:#?}"
+        );
+        assert_eq!(started.len(), 6, "{events:#?}");
+        let tokens: Vec<i64> = started.iter().map(|s| s.1).collect();
+        assert!(
+            tokens.windows(2).all(|w| w[1] == w[0] + 1),
+            "a new fencing token per start: {tokens:?}"
+        );
+    }
+    let metrics = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let counter = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(str::trim))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(counter("flowgate_engine_claims_total "), 2.0, "{metrics}");
+    assert_eq!(
+        counter("flowgate_engine_phases_completed_total "),
+        12.0,
+        "{metrics}"
+    );
+}
+
+/// The hand-off yields to another tenant: every worker is busy with A's flows (no cap),
+/// B creates a flow meanwhile; at the end of A's current phases the workers serve B,
+/// whose whole flow completes before A's flows start their next slow phase.
+#[tokio::test]
+async fn the_hand_off_yields_to_another_tenant_on_postgres() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_engine").await else {
+        return;
+    };
+    let mut config = engine_support::test_config(ServerConfig::with_pg_pool(db.pool().await));
+    config.tenant_max_running = Some(0);
+    the_hand_off_yields_to_another_tenant(&engine_support::start(config, None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hand_off_yields_to_another_tenant_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config =
+        engine_support::test_config(ServerConfig::with_sqlite_path(&dir.path().join("e.db")));
+    config.tenant_max_running = Some(0);
+    the_hand_off_yields_to_another_tenant(&engine_support::start(config, Some(dir)).await).await;
+}
+
+async fn the_hand_off_yields_to_another_tenant(h: &Harness) {
+    let slow = json!({"simulate": {
+        "data_import": {"delay_ms": 700},
+        "field_mapping": {"delay_ms": 700},
+    }});
+    // As many slow flows as workers (2), both running before B arrives.
+    let a_flows = [
+        h.create("discovery", slow.clone(), json!({})).await,
+        h.create("discovery", slow, json!({})).await,
+    ];
+    for id in &a_flows {
+        h.wait_until(id, "data_import running", |f| {
+            f["phases"][0]["status"] == "running"
+        })
+        .await;
+    }
+    let b = provision_tenant(&h.server.db, "tenant b", &[])
+        .await
+        .expect("tenant b");
+    let r = h
+        .client
+        .post(h.url("/api/v1/flows"))
+        .bearer_auth(&b.api_key)
+        .json(&json!({"flow_type": "discovery"}))
+        .send()
+        .await
+        .expect("create as b");
+    assert_eq!(r.status().as_u16(), 201);
+    let b_id = r.json::<Value>().await.expect("body")["flow_id"]
+        .as_str()
+        .expect("flow_id")
+        .to_string();
+    let started = std::time::Instant::now();
+    let b_done = loop {
+        let events: Vec<Value> = h
+            .client
+            .get(h.url(&format!("/api/v1/flows/{b_id}/events")))
+            .bearer_auth(&b.api_key)
+            .send()
+            .await
+            .expect("b's events")
+            .json::<Value>()
+            .await
+            .expect("body")["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(done) = events
+            .iter()
+            .find(|e| e["kind"] == "status_changed" && e["to_status"] == "completed")
+        {
+            break at(done);
+        }
+        assert!(
+            started.elapsed() < engine_support::WAIT,
+            "b never completed: {events:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    // Handing A's flows on regardless would have run both slow field_mapping phases
+    // (700 ms each, both workers) before B's first phase.
+    let mut mapping_starts = Vec::new();
+    for id in &a_flows {
+        h.wait_status(id, "completed").await;
+        let events = h.events(id).await;
+        let start = events
+            .iter()
+            .find(|e| e["kind"] == "phase_started" && e["phase"] == "field_mapping")
+            .unwrap_or_else(|| panic!("no field_mapping start in {events:#?}"));
+        mapping_starts.push(at(start));
+    }
+    let last_mapping = mapping_starts.into_iter().max().expect("two flows");
+    assert!(
+        b_done <= last_mapping,
+        "b's flow completed at {b_done}, after both of a's next phases started (last {last_mapping})"
+    );
+}
+
+fn at(event: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    event["at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("no time in {event}"))
+}

@@ -13,6 +13,7 @@
 //! at most `idle_poll` (to notice flows whose lease a dead process left behind).
 
 mod fair;
+mod handoff;
 mod lease;
 mod metrics;
 pub(crate) mod port;

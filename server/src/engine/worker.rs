@@ -1,6 +1,6 @@
 //! The worker loop, the monitor (heartbeats, gauges) and the PostgreSQL listener.
 
-use super::lease::{self, ClaimOutcome, Claimed, PhaseResult};
+use super::lease::{self, ClaimOutcome, Claimed, Committed, PhaseResult};
 use super::{Shared, NOTIFY_CHANNEL};
 use crate::domain::SIMULATE_KEY;
 use crate::phases::{ErrorKind, PhaseContext, PhaseError};
@@ -27,7 +27,16 @@ pub(crate) async fn run(shared: Arc<Shared>, index: usize) {
         match lease::claim(&shared.db, &worker, shared.config.lease, &shared.fairness).await {
             Ok(ClaimOutcome::Run(job)) => {
                 shared.metrics.claims.fetch_add(1, Ordering::Relaxed);
-                run_phase(&shared, index, &worker, *job).await;
+                // The flow's next phases, as long as the commit hands them over.
+                let mut next = Some(*job);
+                while let Some(job) = next.take() {
+                    if shared.shutdown.is_cancelled() {
+                        release(&shared, &worker, &job).await;
+                        break;
+                    }
+                    shared.touch(index);
+                    next = run_phase(&shared, index, &worker, job).await;
+                }
             }
             Ok(ClaimOutcome::Settled) => {}
             // Only capped tenants wait: a finishing phase or a new flow wakes a worker.
@@ -95,7 +104,9 @@ enum Ran {
     Shutdown,
 }
 
-async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
+/// Runs the job's phase and commits its result; the next phase of the same flow when the
+/// commit handed it over (see `handoff`).
+async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) -> Option<Claimed> {
     let started = Instant::now();
     let skip = shared.defects.skipped_phases && job.phase_index % 2 == 1;
     let ctx = PhaseContext {
@@ -168,14 +179,12 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match ran {
         Ran::Shutdown => {
-            if let Err(e) = lease::release(&shared.db, &job, worker).await {
-                tracing::warn!(worker, error = %e, "engine: could not release the lease at shutdown");
-            }
-            return;
+            release(shared, worker, &job).await;
+            return None;
         }
         Ran::LeaseLost => {
             discard(shared, &job).await;
-            return;
+            return None;
         }
         Ran::Done(Ok(output)) => PhaseResult::Completed {
             output,
@@ -215,7 +224,15 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
     // protects against double recording.
     let mut tries = 0;
     let committed = loop {
-        match lease::commit(&shared.db, &job, worker, outcome.clone()).await {
+        match lease::commit(
+            &shared.db,
+            &job,
+            worker,
+            shared.config.lease,
+            outcome.clone(),
+        )
+        .await
+        {
             Ok(c) => break c,
             Err(e) if tries < 3 => {
                 tries += 1;
@@ -224,14 +241,18 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
             }
             Err(e) => {
                 tracing::error!(worker, error = %e, "engine: commit failed; the lease will expire and the phase run again");
-                return;
+                return None;
             }
         }
     };
-    if !committed {
-        discard(shared, &job).await;
-        return;
-    }
+    let next = match committed {
+        Committed::Discarded => {
+            discard(shared, &job).await;
+            return None;
+        }
+        Committed::Recorded => None,
+        Committed::Next(next) => Some(*next),
+    };
     match kind {
         0 => {
             shared
@@ -249,6 +270,14 @@ async fn run_phase(shared: &Shared, index: usize, worker: &str, job: Claimed) {
         _ => {
             shared.metrics.phases_failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+    next
+}
+
+/// Gives the lease back at shutdown: the phase runs again at once, here or elsewhere.
+async fn release(shared: &Shared, worker: &str, job: &Claimed) {
+    if let Err(e) = lease::release(&shared.db, job, worker).await {
+        tracing::warn!(worker, error = %e, "engine: could not release the lease at shutdown");
     }
 }
 

@@ -69,6 +69,35 @@ impl Db {
         Ok(Db::Postgres(pool))
     }
 
+    /// The engine's own connections to the same database: each runs as role
+    /// `flowgate_engine` for its whole session (`SET ROLE` when it connects), so that a
+    /// single statement needs no transaction to set the role (the hand-off is one
+    /// statement, one round trip); and the API's load cannot take the workers'
+    /// connections, nor the workers the API's. Connections open on demand. SQLite: the
+    /// same pool (writers are serialised there anyway).
+    pub(crate) fn engine_pool(&self, max_connections: u32) -> Db {
+        match self {
+            Db::Postgres(p) => {
+                let options = (*p.connect_options()).clone();
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(&mut *conn, "SET ROLE flowgate_engine")
+                                .await
+                                .map(|_| ())
+                        })
+                    })
+                    .connect_lazy_with(options);
+                Db::Postgres(pool)
+            }
+            Db::Sqlite(_) => self.clone(),
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Db::Postgres(_) => "postgres",

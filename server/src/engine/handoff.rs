@@ -1,0 +1,282 @@
+//! Hand-off: the commit of a completed phase starts the flow's next phase under the same
+//! lease, in the same transaction, when no other client account has work waiting.
+//!
+//! Without it every phase costs two transactions (claim, then commit) and a candidates
+//! query, and the flow goes back to the queue between phases only for the same worker to
+//! take it again. With it a transition is one transaction: the previous phase's result,
+//! the flow's advance, the next phase's start and both events — on PostgreSQL one
+//! statement. Fairness is kept: the advance checks, in the same statement, whether any
+//! *other* account has a claimable flow; if one has, the flow is released as before and
+//! the next claim goes through the fair order ([`super::fair`]). The flow's in-flight
+//! count does not change, so the per-account cap holds.
+
+use super::lease::{self, fault_history, lease_ms, simulates, Claimed, Committed, FENCE};
+use crate::domain::catalogue;
+use crate::store::db::Db;
+use crate::store::events::{append_event, NewEvent};
+use crate::store::sql::{self, Row, Tx, P};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Whether the phase after `c`'s may be started by the hand-off: there is one, and it does
+/// not wait for input (the claim settles those as `waiting_for_input`).
+pub(super) fn next_is_automatic(c: &Claimed) -> bool {
+    catalogue::flow_type(&c.flow_type)
+        .and_then(|t| t.phases.get(c.phase_index + 1))
+        .is_some_and(|p| !p.needs_input)
+}
+
+/// The completed phase's result.
+pub(super) struct Completed {
+    pub output: Value,
+    pub duration_ms: i64,
+}
+
+/// Records `c`'s phase as completed and advances the flow to its next phase; the flow
+/// keeps its lease (new fencing token) and the next phase starts, unless another account
+/// has claimable work, in which case the flow is released for the fair claim.
+pub(super) async fn complete_and_start(
+    db: &Db,
+    c: &Claimed,
+    worker: &str,
+    lease: Duration,
+    done: Completed,
+) -> Result<Committed, sqlx::Error> {
+    let now = sql::now();
+    let completed_detail = json!({"attempt": c.attempt, "duration_ms": done.duration_ms, "phase_index": c.phase_index});
+    let handed = match db {
+        Db::Postgres(_) => {
+            one_statement_pg(db, c, worker, lease, &done, completed_detail, now).await?
+        }
+        Db::Sqlite(_) => {
+            let mut tx = lease::begin(db).await?;
+            let handed =
+                steps_sqlite(&mut tx, c, worker, lease, &done, completed_detail, now).await?;
+            if handed.is_some() {
+                tx.commit().await?;
+            }
+            handed
+        }
+    };
+    let Some(handed) = handed else {
+        return Ok(Committed::Discarded);
+    };
+    let Some((token, row)) = handed else {
+        return Ok(Committed::Recorded);
+    };
+    let phase = row.text("name")?;
+    let attempt = row.int("attempts")?;
+    // Read after the commit (the start just recorded is counted); only for phases with
+    // simulated faults.
+    let (starts_ever, failures_ever) = if simulates(&c.configuration, &phase) {
+        let mut tx = lease::begin(db).await?;
+        let history = fault_history(&mut tx, c.flow_id, &phase, &c.configuration).await?;
+        tx.end_read();
+        history
+    } else {
+        (1, 0)
+    };
+    let mut previous_outputs = c.previous_outputs.clone();
+    previous_outputs.insert(c.phase.clone(), done.output);
+    Ok(Committed::Next(Box::new(Claimed {
+        flow_id: c.flow_id,
+        account: c.account,
+        flow_type: c.flow_type.clone(),
+        token,
+        phase_index: c.phase_index + 1,
+        phase,
+        phase_count: c.phase_count,
+        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+        starts_ever,
+        failures_ever,
+        initial_data: c.initial_data.clone(),
+        configuration: c.configuration.clone(),
+        previous_outputs,
+        input: row.opt_json("input")?,
+    })))
+}
+
+/// SQL: "another account than `$6` has a claimable flow at `clock`". One index probe per
+/// account on PostgreSQL (as in the claim's candidates query); SQLite has no LATERAL and
+/// runs the correlated EXISTS as probes.
+fn others_waiting(pg: bool) -> &'static str {
+    if pg {
+        "SELECT EXISTS (SELECT 1 FROM client_accounts a CROSS JOIN LATERAL \
+         (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND w.runnable_at <= now() \
+          AND w.status IN ('initialized', 'running') \
+          AND (w.lease_expires_at IS NULL OR w.lease_expires_at < now()) LIMIT 1) x \
+         WHERE a.id <> $6) AS waiting"
+    } else {
+        "SELECT EXISTS (SELECT 1 FROM client_accounts a WHERE a.id <> $6 AND EXISTS \
+         (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND w.runnable_at <= $5 \
+          AND w.status IN ('initialized', 'running') \
+          AND (w.lease_expires_at IS NULL OR w.lease_expires_at < $5))) AS waiting"
+    }
+}
+
+/// The advance of the flow row, fenced. `{until}` is the new lease's expiry and `{half}`
+/// the point past which the lease is extended to it. A kept flow's indexed columns
+/// (`runnable_at`, the lease) are left as they are unless the lease is past its half, so
+/// that PostgreSQL can update the row in place (a HOT update: no new index entries).
+fn advance_sql(until: &str, half: &str) -> String {
+    format!(
+        "UPDATE flows SET current_phase_index = $4 + 1, status = 'running', \
+         runnable_at = CASE WHEN others.waiting THEN $5 ELSE runnable_at END, \
+         lease_owner = CASE WHEN others.waiting THEN NULL ELSE lease_owner END, \
+         lease_expires_at = CASE WHEN others.waiting THEN NULL \
+          WHEN lease_expires_at < {half} THEN {until} ELSE lease_expires_at END, \
+         fencing_token = fencing_token + CASE WHEN others.waiting THEN 0 ELSE 1 END, \
+         version = version + 1, updated_at = $5 \
+         FROM others WHERE {FENCE} AND current_phase_index = $4"
+    )
+}
+
+type Handed = Option<Option<(i64, Row)>>;
+
+/// PostgreSQL: the whole hand-off in one statement, one round trip, its own transaction
+/// (the engine's connections run as `flowgate_engine` for their whole session, see
+/// [`Db::engine_pool`]). Data-modifying CTEs share one snapshot, so each step is conditioned on the
+/// fenced advance (`adv`); the events' `seq` is read from the snapshot, and a concurrent
+/// append to this flow that does not change its fence (none does while a phase runs)
+/// would fail the statement on the unique `(flow_id, seq)` rather than reuse a number.
+async fn one_statement_pg(
+    db: &Db,
+    c: &Claimed,
+    worker: &str,
+    lease: Duration,
+    done: &Completed,
+    completed_detail: Value,
+    now: DateTime<Utc>,
+) -> Result<Handed, sqlx::Error> {
+    let sql = format!(
+        "WITH others AS ({others}), \
+         adv AS ({advance} RETURNING flows.id, flows.lease_owner IS NOT NULL AS kept, flows.fencing_token), \
+         done AS (UPDATE flow_phases p SET status = 'completed', output = $8, completed_at = $5, \
+          duration_ms = $9, error = NULL FROM adv WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
+         started AS (UPDATE flow_phases p SET status = 'running', attempts = p.attempts + 1, \
+          started_at = $5, error = NULL FROM adv WHERE adv.kept AND p.flow_id = adv.id AND p.idx = $4 + 1 \
+          RETURNING p.name, p.attempts, p.input), \
+         last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
+         events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, phase, detail) \
+          SELECT $1, $6, last.seq + 1, $5, 'phase_completed', $10, $11 FROM adv, last \
+          UNION ALL \
+          SELECT $1, $6, last.seq + 2, $5, 'phase_started', started.name, \
+           jsonb_build_object('attempt', started.attempts, 'phase_index', $4 + 1, 'worker', $2::text, \
+           'fencing_token', adv.fencing_token) FROM adv, last, started) \
+         SELECT adv.kept, adv.fencing_token, started.name, started.attempts, started.input \
+         FROM adv LEFT JOIN started ON true",
+        others = others_waiting(true),
+        advance = advance_sql(
+            "now() + ($7 * interval '1 millisecond')",
+            "now() + ($7 * interval '500 microseconds')"
+        ),
+    );
+    let row = sql::fetch_optional(
+        db,
+        &sql,
+        &[
+            c.flow_id.into(),
+            worker.into(),
+            c.token.into(),
+            (c.phase_index as i64).into(),
+            now.into(),
+            c.account.into(),
+            lease_ms(lease).into(),
+            P::Json(Some(done.output.clone())),
+            done.duration_ms.into(),
+            c.phase.as_str().into(),
+            P::Json(Some(completed_detail)),
+        ],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if !row.bool("kept")? {
+        return Ok(Some(None));
+    }
+    let token = row.int("fencing_token")?;
+    Ok(Some(Some((token, row))))
+}
+
+/// SQLite (no data-modifying CTEs; writers are serialised): the same steps one by one.
+async fn steps_sqlite(
+    tx: &mut Tx,
+    c: &Claimed,
+    worker: &str,
+    lease: Duration,
+    done: &Completed,
+    completed_detail: Value,
+    now: DateTime<Utc>,
+) -> Result<Handed, sqlx::Error> {
+    let until = now + chrono::Duration::milliseconds(lease_ms(lease));
+    let half = now + chrono::Duration::milliseconds(lease_ms(lease) / 2);
+    let advanced = tx
+        .fetch_optional(
+            &format!(
+                "WITH others AS ({}) {} \
+                 RETURNING CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END AS kept, fencing_token",
+                others_waiting(false),
+                advance_sql("$7", "$8")
+            ),
+            &[
+                c.flow_id.into(),
+                worker.into(),
+                c.token.into(),
+                (c.phase_index as i64).into(),
+                now.into(),
+                c.account.into(),
+                until.into(),
+                half.into(),
+            ],
+        )
+        .await?;
+    let Some(advanced) = advanced else {
+        return Ok(None);
+    };
+    tx.execute(
+        "UPDATE flow_phases SET status = 'completed', output = $3, completed_at = $4, duration_ms = $5, \
+         error = NULL WHERE flow_id = $1 AND idx = $2",
+        &[
+            c.flow_id.into(),
+            (c.phase_index as i64).into(),
+            P::Json(Some(done.output.clone())),
+            now.into(),
+            done.duration_ms.into(),
+        ],
+    )
+    .await?;
+    append_event(
+        tx,
+        c.flow_id,
+        c.account,
+        now,
+        NewEvent::new("phase_completed")
+            .phase(Some(c.phase.as_str()))
+            .detail(completed_detail),
+    )
+    .await?;
+    if advanced.int("kept")? == 0 {
+        return Ok(Some(None));
+    }
+    let token = advanced.int("fencing_token")?;
+    let index = c.phase_index + 1;
+    let row = tx
+        .fetch_optional(
+            "UPDATE flow_phases SET status = 'running', attempts = attempts + 1, started_at = $3, \
+             error = NULL WHERE flow_id = $1 AND idx = $2 RETURNING name, attempts, input",
+            &[c.flow_id.into(), (index as i64).into(), now.into()],
+        )
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    append_event(
+        tx,
+        c.flow_id,
+        c.account,
+        now,
+        NewEvent::new("phase_started")
+            .phase(Some(row.text("name")?.as_str()))
+            .detail(json!({"attempt": row.int("attempts")?, "phase_index": index, "worker": worker, "fencing_token": token})),
+    )
+    .await?;
+    Ok(Some(Some((token, row))))
+}
