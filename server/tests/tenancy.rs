@@ -219,3 +219,57 @@ async fn row_level_security_hides_other_tenants_without_a_where() {
         .unwrap();
     assert_eq!(n, 3);
 }
+
+/// The API's one-statement read (`flowgate_api.read_flow`) runs as the application role,
+/// so row-level security applies inside it, and it answers nothing across tenants.
+#[tokio::test]
+async fn the_read_function_runs_under_row_level_security() {
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
+        return;
+    };
+    let pool = db.pool().await;
+    let ctx = Ctx::pg(pool.clone()).await;
+    let b1 = ctx.create(&ctx.b, json!({"flow_type": "discovery"})).await;
+    let (owner, security_definer): (String, bool) = sqlx::query_as(
+        "SELECT proowner::regrole::text, prosecdef FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'flowgate_api' AND p.proname = 'read_flow'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(owner, "flowgate_app");
+    assert!(security_definer, "runs as its owner, not as the caller");
+    let engagement_b: String =
+        sqlx::query_scalar("SELECT engagement_id::text FROM flows WHERE id = $1::uuid")
+            .bind(&b1)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let read = |account: String| {
+        let pool = pool.clone();
+        let (flow, engagement) = (b1.clone(), engagement_b.clone());
+        async move {
+            sqlx::query(
+                "SELECT id FROM flowgate_api.read_flow($1::uuid, $2::uuid, $3::uuid, false)",
+            )
+            .bind(account)
+            .bind(flow)
+            .bind(engagement)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .len()
+        }
+    };
+    assert_eq!(
+        read(ctx.b.client_account_id.to_string()).await,
+        6,
+        "b's flow, 6 phases"
+    );
+    assert_eq!(
+        read(ctx.a.client_account_id.to_string()).await,
+        0,
+        "a cannot read it"
+    );
+}

@@ -321,17 +321,23 @@ pub(crate) async fn get_flow(
     Ok(Json(flow))
 }
 
-/// Reads one flow of the caller's tenant in its own transaction; 404 when it is missing,
+/// Reads one flow of the caller's tenant (see `store::flows::read_flow`); 404 when it is missing,
 /// deleted or another tenant's. Both APIs' reads go through here.
 pub(crate) async fn read_flow(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let (mut tx, scope) = caller.begin(state, false, Role::App).await?;
-    let flow = store_flows::load_flow(&mut tx, &scope, id, false).await?;
-    tx.end_read();
-    flow.ok_or_else(ApiError::not_found)
+    let scope = crate::store::resolve_scope(
+        &state.db,
+        &state.directory,
+        caller.account,
+        caller.engagement,
+    )
+    .await?;
+    store_flows::read_flow(&state.db, &scope, id, false)
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 /// A page position: `<created_at in µs since the epoch>_<flow id>`. Every string of that

@@ -113,3 +113,29 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Db;
+    use crate::store::sql;
+
+    /// The hand-off's single statement relies on it: without the session role it would run
+    /// as the connecting user (a superuser in tests, which bypasses row-level security).
+    #[tokio::test]
+    async fn the_engine_pool_runs_as_the_engine_role() {
+        let Some(test_db) = flowgate_testkit::TestDatabase::create("flowgate_unit").await else {
+            return;
+        };
+        let db = Db::from_pg_pool(test_db.pool().await)
+            .await
+            .expect("migrations");
+        let engine = db.engine_pool(2);
+        for _ in 0..3 {
+            let row = sql::fetch_optional(&engine, "SELECT current_user::text AS u", &[])
+                .await
+                .expect("query")
+                .expect("a row");
+            assert_eq!(row.text("u").expect("text"), "flowgate_engine");
+        }
+    }
+}

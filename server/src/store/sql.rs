@@ -252,6 +252,24 @@ pub(crate) async fn fetch_optional(
     })
 }
 
+/// Runs one statement outside a transaction, all its rows.
+pub(crate) async fn fetch_all(db: &Db, sql: &str, params: &[P]) -> Result<Vec<Row>, sqlx::Error> {
+    Ok(match db {
+        Db::Postgres(p) => pg_query(sql, params)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(Row::Pg)
+            .collect(),
+        Db::Sqlite(p) => lite_query(sql, params)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(Row::Lite)
+            .collect(),
+    })
+}
+
 /// A result row of either backend, read by column name.
 pub(crate) enum Row {
     Pg(PgRow),
