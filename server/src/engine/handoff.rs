@@ -198,6 +198,58 @@ async fn one_statement_pg(
     Ok(Some(Some((token, row))))
 }
 
+/// PostgreSQL: the last phase's completion, in one statement like the hand-off: the
+/// phase's result, the flow `completed` and its lease released, `phase_completed` and
+/// `status_changed` appended. (SQLite and the other outcomes go through
+/// [`lease::commit`]'s transaction.)
+pub(super) async fn finish_pg(
+    db: &Db,
+    c: &Claimed,
+    worker: &str,
+    done: Completed,
+) -> Result<Committed, sqlx::Error> {
+    let now = sql::now();
+    let completed_detail = json!({"attempt": c.attempt, "duration_ms": done.duration_ms, "phase_index": c.phase_index});
+    let sql = format!(
+        "WITH adv AS (UPDATE flows SET current_phase_index = $4 + 1, status = 'completed', \
+          completed_at = $5, runnable_at = NULL, lease_owner = NULL, lease_expires_at = NULL, \
+          version = version + 1, updated_at = $5 WHERE {FENCE} AND current_phase_index = $4 \
+          RETURNING flows.id), \
+         done AS (UPDATE flow_phases p SET status = 'completed', output = $7, completed_at = $5, \
+          duration_ms = $8, error = NULL FROM adv WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
+         last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
+         events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, from_status, \
+          to_status, phase, detail) \
+          SELECT $1, $6, last.seq + 1, $5, 'phase_completed', NULL, NULL, $9, $10 FROM adv, last \
+          UNION ALL \
+          SELECT $1, $6, last.seq + 2, $5, 'status_changed', 'running', 'completed', NULL, NULL \
+          FROM adv, last) \
+         SELECT adv.id FROM adv"
+    );
+    let row = sql::fetch_optional(
+        db,
+        &sql,
+        &[
+            c.flow_id.into(),
+            worker.into(),
+            c.token.into(),
+            (c.phase_index as i64).into(),
+            now.into(),
+            c.account.into(),
+            P::Json(Some(done.output)),
+            done.duration_ms.into(),
+            c.phase.as_str().into(),
+            P::Json(Some(completed_detail)),
+        ],
+    )
+    .await?;
+    Ok(if row.is_some() {
+        Committed::Recorded
+    } else {
+        Committed::Discarded
+    })
+}
+
 /// SQLite (no data-modifying CTEs; writers are serialised): the same steps one by one.
 async fn steps_sqlite(
     tx: &mut Tx,

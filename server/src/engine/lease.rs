@@ -277,75 +277,16 @@ pub(crate) async fn claim(
         return Ok(ClaimOutcome::Settled);
     }
 
-    let bump = i64::from(status != FlowStatus::Running);
-    let token_row = if tx.is_postgres() {
-        tx.fetch_optional(
-            "UPDATE flows SET status = 'running', lease_owner = $2, \
-             lease_expires_at = now() + ($3 * interval '1 millisecond'), \
-             fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
-             WHERE id = $1 RETURNING fencing_token",
-            &[
-                flow_id.into(),
-                worker.into(),
-                lease_ms(lease).into(),
-                bump.into(),
-                now.into(),
-            ],
-        )
-        .await?
-    } else {
-        let until = now + chrono::Duration::milliseconds(lease_ms(lease));
-        tx.fetch_optional(
-            "UPDATE flows SET status = 'running', lease_owner = $2, lease_expires_at = $3, \
-             fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
-             WHERE id = $1 RETURNING fencing_token",
-            &[
-                flow_id.into(),
-                worker.into(),
-                until.into(),
-                bump.into(),
-                now.into(),
-            ],
-        )
-        .await?
-    };
-    let token = token_row
-        .ok_or(sqlx::Error::RowNotFound)?
-        .int("fencing_token")?;
     let attempt = row.int("attempts")? + 1;
-    tx.execute(
-        "UPDATE flow_phases SET status = 'running', attempts = $3, started_at = $4, error = NULL \
-         WHERE flow_id = $1 AND idx = $2",
-        &[
-            flow_id.into(),
-            (index as i64).into(),
-            attempt.into(),
-            now.into(),
-        ],
-    )
-    .await?;
-    if status != FlowStatus::Running {
-        append_event(
-            &mut tx,
-            flow_id,
-            account,
-            now,
-            NewEvent::new("status_changed")
-                .status(Some(status), FlowStatus::Running)
-                .phase(Some(phase.as_str())),
-        )
-        .await?;
-    }
-    append_event(
-        &mut tx,
+    let start = PhaseStart {
         flow_id,
         account,
-        now,
-        NewEvent::new("phase_started")
-            .phase(Some(phase.as_str()))
-            .detail(json!({"attempt": attempt, "phase_index": index, "worker": worker, "fencing_token": token})),
-    )
-    .await?;
+        index,
+        phase: &phase,
+        attempt,
+        from: (status != FlowStatus::Running).then_some(status),
+    };
+    let token = start_phase(&mut tx, &start, worker, lease, now).await?;
 
     let previous_outputs: Map<String, Value> = match row.json("previous_outputs")? {
         Value::Object(m) => m,
@@ -408,6 +349,120 @@ pub(super) fn simulates(configuration: &Value, phase: &str) -> bool {
         .get(crate::domain::SIMULATE_KEY)
         .and_then(|s| s.get(phase))
         .is_some()
+}
+
+/// The phase a claim starts.
+struct PhaseStart<'a> {
+    flow_id: Uuid,
+    account: Uuid,
+    index: usize,
+    phase: &'a str,
+    /// 1-based attempt of the phase.
+    attempt: i64,
+    /// The flow's status before, when it was not `running` yet.
+    from: Option<FlowStatus>,
+}
+
+/// Leases the claimed flow to `worker` and starts its phase: the flow `running` with a new
+/// fencing token (returned), the phase `running`, a `status_changed` event when the status
+/// changed and a `phase_started` event. PostgreSQL: one statement (the flow row is already
+/// locked by the claim, so the events' `seq` read in it is current).
+async fn start_phase(
+    tx: &mut Tx,
+    s: &PhaseStart<'_>,
+    worker: &str,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let bump = i64::from(s.from.is_some());
+    if tx.is_postgres() {
+        let row = tx
+            .fetch_optional(
+                "WITH adv AS (UPDATE flows SET status = 'running', lease_owner = $2, \
+                  lease_expires_at = now() + ($3 * interval '1 millisecond'), \
+                  fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
+                  WHERE id = $1 RETURNING fencing_token), \
+                 ph AS (UPDATE flow_phases SET status = 'running', attempts = $7, started_at = $5, \
+                  error = NULL WHERE flow_id = $1 AND idx = $6 RETURNING idx), \
+                 last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
+                 events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, \
+                  from_status, to_status, phase, detail) \
+                  SELECT $1, $8, last.seq + 1, $5, 'status_changed', $9, 'running', $10, NULL \
+                  FROM last WHERE $9::text IS NOT NULL \
+                  UNION ALL \
+                  SELECT $1, $8, last.seq + CASE WHEN $9::text IS NULL THEN 1 ELSE 2 END, $5, \
+                   'phase_started', NULL, NULL, $10, jsonb_build_object('attempt', $7::bigint, \
+                   'phase_index', $6::bigint, 'worker', $2::text, 'fencing_token', adv.fencing_token) \
+                  FROM adv, last) \
+                 SELECT fencing_token FROM adv",
+                &[
+                    s.flow_id.into(),
+                    worker.into(),
+                    lease_ms(lease).into(),
+                    bump.into(),
+                    now.into(),
+                    (s.index as i64).into(),
+                    s.attempt.into(),
+                    s.account.into(),
+                    P::Text(s.from.map(|f| f.as_str().to_string())),
+                    s.phase.into(),
+                ],
+            )
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        return row.int("fencing_token");
+    }
+    let until = now + chrono::Duration::milliseconds(lease_ms(lease));
+    let token = tx
+        .fetch_optional(
+            "UPDATE flows SET status = 'running', lease_owner = $2, lease_expires_at = $3, \
+             fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
+             WHERE id = $1 RETURNING fencing_token",
+            &[
+                s.flow_id.into(),
+                worker.into(),
+                until.into(),
+                bump.into(),
+                now.into(),
+            ],
+        )
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?
+        .int("fencing_token")?;
+    tx.execute(
+        "UPDATE flow_phases SET status = 'running', attempts = $3, started_at = $4, error = NULL \
+         WHERE flow_id = $1 AND idx = $2",
+        &[
+            s.flow_id.into(),
+            (s.index as i64).into(),
+            s.attempt.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    if let Some(from) = s.from {
+        append_event(
+            tx,
+            s.flow_id,
+            s.account,
+            now,
+            NewEvent::new("status_changed")
+                .status(Some(from), FlowStatus::Running)
+                .phase(Some(s.phase)),
+        )
+        .await?;
+    }
+    append_event(
+        tx,
+        s.flow_id,
+        s.account,
+        now,
+        NewEvent::new("phase_started")
+            .phase(Some(s.phase))
+            .detail(json!({"attempt": s.attempt, "phase_index": s.index, "worker": worker, "fencing_token": token})),
+    )
+    .await?;
+    Ok(token)
 }
 
 /// Extends the lease while a handler runs. False: the lease is gone (expired and taken,
@@ -507,6 +562,17 @@ pub(crate) async fn commit(
                 duration_ms,
             };
             return handoff::complete_and_start(db, c, worker, lease, done).await;
+        }
+        PhaseResult::Completed {
+            output,
+            duration_ms,
+            freeze_status: false,
+        } if db.is_postgres() && c.phase_index + 1 == c.phase_count => {
+            let done = handoff::Completed {
+                output,
+                duration_ms,
+            };
+            return handoff::finish_pg(db, c, worker, done).await;
         }
         other => other,
     };

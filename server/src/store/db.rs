@@ -98,6 +98,10 @@ impl Db {
         }
     }
 
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Db::Postgres(_) => "postgres",
