@@ -90,15 +90,7 @@ async fn ready_and_metrics_report_the_engine() {
     let text = ready.to_string();
     assert!(text.contains("\"configured\":2"), "{text}");
     assert!(text.contains("\"alive\":2"), "{text}");
-    let metrics = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("flowgate_engine_phases_completed_total 3"),
         "{metrics}"

@@ -28,26 +28,15 @@ async fn a_backlog_of_one_tenant_does_not_hold_back_another(h: &Harness) {
             .await,
         );
     }
-    let b = provision_tenant(&h.server.db, "tenant b", &[])
-        .await
-        .expect("tenant b");
-    let r = h
-        .client
-        .post(h.url("/api/v1/flows"))
-        .bearer_auth(&b.api_key)
-        .json(&json!({"flow_type": "discovery", "flow_name": "b's only flow"}))
-        .send()
-        .await
-        .expect("create as b");
-    assert_eq!(r.status().as_u16(), 201);
-    let b_flow: Value = r.json().await.expect("body");
-    let b_id = b_flow["flow_id"].as_str().expect("flow_id").to_string();
+    let (b_key, b_id) = h
+        .create_as_tenant_b(json!({"flow_type": "discovery", "flow_name": "b's only flow"}))
+        .await;
     let started = std::time::Instant::now();
     loop {
         let f: Value = h
             .client
             .get(h.url(&format!("/api/v1/flows/{b_id}")))
-            .bearer_auth(&b.api_key)
+            .bearer_auth(&b_key)
             .send()
             .await
             .expect("get as b")
@@ -219,15 +208,7 @@ async fn a_lone_tenants_flow_is_claimed_once(h: &Harness) {
             "a new fencing token per start: {tokens:?}"
         );
     }
-    let metrics = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let metrics = h.metrics().await;
     let counter = |name: &str| -> f64 {
         metrics
             .lines()
@@ -281,28 +262,15 @@ async fn the_hand_off_yields_to_another_tenant(h: &Harness) {
         })
         .await;
     }
-    let b = provision_tenant(&h.server.db, "tenant b", &[])
-        .await
-        .expect("tenant b");
-    let r = h
-        .client
-        .post(h.url("/api/v1/flows"))
-        .bearer_auth(&b.api_key)
-        .json(&json!({"flow_type": "discovery"}))
-        .send()
-        .await
-        .expect("create as b");
-    assert_eq!(r.status().as_u16(), 201);
-    let b_id = r.json::<Value>().await.expect("body")["flow_id"]
-        .as_str()
-        .expect("flow_id")
-        .to_string();
+    let (b_key, b_id) = h
+        .create_as_tenant_b(json!({"flow_type": "discovery"}))
+        .await;
     let started = std::time::Instant::now();
     let b_done = loop {
         let events: Vec<Value> = h
             .client
             .get(h.url(&format!("/api/v1/flows/{b_id}/events")))
-            .bearer_auth(&b.api_key)
+            .bearer_auth(&b_key)
             .send()
             .await
             .expect("b's events")

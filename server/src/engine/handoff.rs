@@ -115,6 +115,45 @@ fn others_waiting(pg: bool) -> &'static str {
     }
 }
 
+/// PostgreSQL, after a fenced advance `adv`: the completed phase's row (`done`) and the
+/// flow's last event number (`last`). Parameters as [`completion_params`].
+const DONE_PG: &str = "done AS (UPDATE flow_phases p SET status = 'completed', output = $8, \
+     completed_at = $5, duration_ms = $9, error = NULL FROM adv \
+     WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
+     last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1)";
+
+/// PostgreSQL: the start of the `events` CTE, appending `phase_completed` after `last`;
+/// the caller adds its next event (`UNION ALL SELECT …`) and closes the parenthesis.
+const COMPLETED_EVENT_PG: &str = "events AS (INSERT INTO flow_events (flow_id, client_account_id, \
+     seq, at, kind, from_status, to_status, phase, detail) \
+     SELECT $1, $6, last.seq + 1, $5, 'phase_completed', NULL, NULL, $10, $11 FROM adv, last";
+
+/// The parameters of a phase's completion on PostgreSQL: `$1` flow, `$2` worker, `$3`
+/// token, `$4` phase index, `$5` now, `$6` account, `$7` lease (ms), `$8` output, `$9`
+/// duration (ms), `$10` phase name, `$11` the `phase_completed` detail.
+fn completion_params(
+    c: &Claimed,
+    worker: &str,
+    lease: Duration,
+    done: &Completed,
+    completed_detail: Value,
+    now: DateTime<Utc>,
+) -> Vec<P> {
+    vec![
+        c.flow_id.into(),
+        worker.into(),
+        c.token.into(),
+        (c.phase_index as i64).into(),
+        now.into(),
+        c.account.into(),
+        lease_ms(lease).into(),
+        P::Json(Some(done.output.clone())),
+        done.duration_ms.into(),
+        c.phase.as_str().into(),
+        P::Json(Some(completed_detail)),
+    ]
+}
+
 /// The advance of the flow row, fenced. `{until}` is the new lease's expiry and `{half}`
 /// the point past which the lease is extended to it. A kept flow's indexed columns
 /// (`runnable_at`, the lease) are left as they are unless the lease is past its half, so
@@ -152,45 +191,29 @@ async fn one_statement_pg(
     let sql = format!(
         "WITH others AS ({others}), \
          adv AS ({advance} RETURNING flows.id, flows.lease_owner IS NOT NULL AS kept, flows.fencing_token), \
-         done AS (UPDATE flow_phases p SET status = 'completed', output = $8, completed_at = $5, \
-          duration_ms = $9, error = NULL FROM adv WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
+         {done}, \
          started AS (UPDATE flow_phases p SET status = 'running', attempts = p.attempts + 1, \
           started_at = $5, error = NULL FROM adv WHERE adv.kept AND p.flow_id = adv.id AND p.idx = $4 + 1 \
           RETURNING p.name, p.attempts, p.input), \
-         last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
-         events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, phase, detail) \
-          SELECT $1, $6, last.seq + 1, $5, 'phase_completed', $10, $11 FROM adv, last \
+         {completed_event} \
           UNION ALL \
-          SELECT $1, $6, last.seq + 2, $5, 'phase_started', started.name, \
+          SELECT $1, $6, last.seq + 2, $5, 'phase_started', NULL, NULL, started.name, \
            jsonb_build_object('attempt', started.attempts, 'phase_index', $4 + 1, 'worker', $2::text, \
            'fencing_token', adv.fencing_token) FROM adv, last, started) \
          SELECT adv.kept, adv.fencing_token, started.name, started.attempts, started.input \
          FROM adv LEFT JOIN started ON true",
         others = others_waiting(true),
+        done = DONE_PG,
+        completed_event = COMPLETED_EVENT_PG,
         advance = advance_sql(
             "now() + ($7 * interval '1 millisecond')",
             "now() + ($7 * interval '500 microseconds')"
         ),
     );
-    let row = sql::fetch_optional(
-        db,
-        &sql,
-        &[
-            c.flow_id.into(),
-            worker.into(),
-            c.token.into(),
-            (c.phase_index as i64).into(),
-            now.into(),
-            c.account.into(),
-            lease_ms(lease).into(),
-            P::Json(Some(done.output.clone())),
-            done.duration_ms.into(),
-            c.phase.as_str().into(),
-            P::Json(Some(completed_detail)),
-        ],
-    )
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    let params = completion_params(c, worker, lease, done, completed_detail, now);
+    let Some(row) = sql::fetch_optional(db, &sql, &params).await? else {
+        return Ok(None);
+    };
     if !row.bool("kept")? {
         return Ok(Some(None));
     }
@@ -215,34 +238,16 @@ pub(super) async fn finish_pg(
           completed_at = $5, runnable_at = NULL, lease_owner = NULL, lease_expires_at = NULL, \
           version = version + 1, updated_at = $5 WHERE {FENCE} AND current_phase_index = $4 \
           RETURNING flows.id), \
-         done AS (UPDATE flow_phases p SET status = 'completed', output = $7, completed_at = $5, \
-          duration_ms = $8, error = NULL FROM adv WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
-         last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
-         events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, from_status, \
-          to_status, phase, detail) \
-          SELECT $1, $6, last.seq + 1, $5, 'phase_completed', NULL, NULL, $9, $10 FROM adv, last \
+         {DONE_PG}, \
+         {COMPLETED_EVENT_PG} \
           UNION ALL \
           SELECT $1, $6, last.seq + 2, $5, 'status_changed', 'running', 'completed', NULL, NULL \
           FROM adv, last) \
          SELECT adv.id FROM adv"
     );
-    let row = sql::fetch_optional(
-        db,
-        &sql,
-        &[
-            c.flow_id.into(),
-            worker.into(),
-            c.token.into(),
-            (c.phase_index as i64).into(),
-            now.into(),
-            c.account.into(),
-            P::Json(Some(done.output)),
-            done.duration_ms.into(),
-            c.phase.as_str().into(),
-            P::Json(Some(completed_detail)),
-        ],
-    )
-    .await?;
+    // $7 (the lease) is not used: the flow is released.
+    let params = completion_params(c, worker, Duration::ZERO, &done, completed_detail, now);
+    let row = sql::fetch_optional(db, &sql, &params).await?;
     Ok(if row.is_some() {
         Committed::Recorded
     } else {

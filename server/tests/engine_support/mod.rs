@@ -134,6 +134,37 @@ impl Harness {
         v["flow_id"].as_str().expect("flow_id").to_string()
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// A second tenant, "tenant b", and one flow it creates with `body`: (its key, the id).
+    pub async fn create_as_tenant_b(&self, body: Value) -> (String, String) {
+        let b = flowgate_server::provision_tenant(&self.server.db, "tenant b", &[])
+            .await
+            .expect("tenant b");
+        let r = self
+            .client
+            .post(self.url("/api/v1/flows"))
+            .bearer_auth(&b.api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("create as b");
+        assert_eq!(r.status().as_u16(), 201);
+        let v: Value = r.json().await.expect("body");
+        let id = v["flow_id"].as_str().expect("flow_id").to_string();
+        (b.api_key, id)
+    }
+
     pub async fn get(&self, id: &str) -> Value {
         let r = self
             .client
