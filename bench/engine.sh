@@ -54,11 +54,13 @@ psql -q "$DBURL" -c "DROP TABLE pgbench_jsonb" >/dev/null
 # --- pgbench -N ("simple update": -N skips the branch and teller updates, leaving one
 # UPDATE, one SELECT and one INSERT per transaction), 8 clients, scale 1.
 pgbench -i -q -s 1 "$DBURL" >/dev/null 2>&1
-PGBENCH_N_TPS=$(pgbench -n -N -c 8 -j 2 -T "$PGBENCH_SECONDS" "$DBURL" 2>/dev/null \
-    | awk '/^tps/ {print $3; exit}')
+pgbench_n() { # CLIENTS: pgbench -N's tps
+    pgbench -n -N -c "$1" -j "$(( $1 < 2 ? $1 : 2 ))" -T "$PGBENCH_SECONDS" "$DBURL" 2>/dev/null \
+        | awk '/^tps/ {print $3; exit}'
+}
+PGBENCH_N_TPS=$(pgbench_n 8)
 # The same with one client per engine worker: the like-for-like concurrency.
-PGBENCH_NW_TPS=$(pgbench -n -N -c "$WORKERS" -j "$(( WORKERS < 2 ? WORKERS : 2 ))" -T "$PGBENCH_SECONDS" "$DBURL" 2>/dev/null \
-    | awk '/^tps/ {print $3; exit}')
+PGBENCH_NW_TPS=$(pgbench_n "$WORKERS")
 psql -q "$DBURL" -c "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history" >/dev/null
 
 # --- the server ---------------------------------------------------------------------------

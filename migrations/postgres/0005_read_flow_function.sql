@@ -10,7 +10,7 @@ GRANT USAGE ON SCHEMA flowgate_api TO flowgate_app;
 -- The owner of a function must be allowed to create in its schema.
 GRANT CREATE ON SCHEMA flowgate_api TO flowgate_app;
 
-CREATE FUNCTION flowgate_api.read_flow(account uuid, flow uuid, engagement uuid, include_deleted boolean)
+CREATE FUNCTION flowgate_api.read_flow(account uuid, flow uuid, engagement uuid)
 RETURNS TABLE (
     id uuid, flow_type text, flow_name text, status text, current_phase_index integer,
     client_account_id uuid, engagement_id uuid, configuration jsonb, initial_data jsonb,
@@ -30,11 +30,11 @@ BEGIN
     FROM flows f LEFT JOIN flow_phases p
          ON p.flow_id = f.id AND p.client_account_id = f.client_account_id
     WHERE f.id = flow AND f.client_account_id = account AND f.engagement_id = engagement
-      AND (include_deleted OR f.status <> 'deleted')
+      AND f.status <> 'deleted'
     ORDER BY p.idx;
 END
 $$;
-ALTER FUNCTION flowgate_api.read_flow(uuid, uuid, uuid, boolean) OWNER TO flowgate_app;
+ALTER FUNCTION flowgate_api.read_flow(uuid, uuid, uuid) OWNER TO flowgate_app;
 REVOKE CREATE ON SCHEMA flowgate_api FROM flowgate_app;
-REVOKE ALL ON FUNCTION flowgate_api.read_flow(uuid, uuid, uuid, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION flowgate_api.read_flow(uuid, uuid, uuid, boolean) TO CURRENT_USER;
+REVOKE ALL ON FUNCTION flowgate_api.read_flow(uuid, uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION flowgate_api.read_flow(uuid, uuid, uuid) TO CURRENT_USER;

@@ -250,16 +250,14 @@ async fn the_read_function_runs_under_row_level_security() {
         let pool = pool.clone();
         let (flow, engagement) = (b1.clone(), engagement_b.clone());
         async move {
-            sqlx::query(
-                "SELECT id FROM flowgate_api.read_flow($1::uuid, $2::uuid, $3::uuid, false)",
-            )
-            .bind(account)
-            .bind(flow)
-            .bind(engagement)
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .len()
+            sqlx::query("SELECT id FROM flowgate_api.read_flow($1::uuid, $2::uuid, $3::uuid)")
+                .bind(account)
+                .bind(flow)
+                .bind(engagement)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .len()
         }
     };
     assert_eq!(

@@ -84,10 +84,16 @@ impl Caller {
         writes: bool,
         role: crate::store::Role,
     ) -> Result<(crate::store::sql::Tx, crate::store::Scope), ApiError> {
-        let scope =
-            crate::store::resolve_scope(&state.db, &state.directory, self.account, self.engagement)
-                .await?;
+        let scope = self.scope(state).await?;
         let tx = crate::store::begin_scoped(&state.db, scope, writes, role).await?;
         Ok((tx, scope))
+    }
+
+    /// This caller's tenant and engagement; 404 `engagement_not_found` for a foreign one.
+    pub(crate) async fn scope(&self, state: &AppState) -> Result<crate::store::Scope, ApiError> {
+        Ok(
+            crate::store::resolve_scope(&state.db, &state.directory, self.account, self.engagement)
+                .await?,
+        )
     }
 }

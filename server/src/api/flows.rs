@@ -328,14 +328,8 @@ pub(crate) async fn read_flow(
     caller: &Caller,
     id: Uuid,
 ) -> Result<FlowView, ApiError> {
-    let scope = crate::store::resolve_scope(
-        &state.db,
-        &state.directory,
-        caller.account,
-        caller.engagement,
-    )
-    .await?;
-    store_flows::read_flow(&state.db, &scope, id, false)
+    let scope = caller.scope(state).await?;
+    store_flows::read_flow(&state.db, &scope, id)
         .await?
         .ok_or_else(ApiError::not_found)
 }

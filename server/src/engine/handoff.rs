@@ -10,13 +10,15 @@
 //! the next claim goes through the fair order ([`super::fair`]). The flow's in-flight
 //! count does not change, so the per-account cap holds.
 
-use super::lease::{self, fault_history, lease_ms, simulates, Claimed, Committed, FENCE};
+use super::lease::{
+    self, claimable_sql, completed_detail, fault_history, lease_ms, record_completed,
+    record_started, simulates, Claimed, Committed, PhaseStart, FENCE,
+};
 use crate::domain::catalogue;
 use crate::store::db::Db;
-use crate::store::events::{append_event, NewEvent};
 use crate::store::sql::{self, Row, Tx, P};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Whether the phase after `c`'s may be started by the hand-off: there is one, and it does
@@ -44,15 +46,11 @@ pub(super) async fn complete_and_start(
     done: Completed,
 ) -> Result<Committed, sqlx::Error> {
     let now = sql::now();
-    let completed_detail = json!({"attempt": c.attempt, "duration_ms": done.duration_ms, "phase_index": c.phase_index});
     let handed = match db {
-        Db::Postgres(_) => {
-            one_statement_pg(db, c, worker, lease, &done, completed_detail, now).await?
-        }
+        Db::Postgres(_) => one_statement_pg(db, c, worker, lease, &done, now).await?,
         Db::Sqlite(_) => {
             let mut tx = lease::begin(db).await?;
-            let handed =
-                steps_sqlite(&mut tx, c, worker, lease, &done, completed_detail, now).await?;
+            let handed = steps_sqlite(&mut tx, c, worker, lease, &done, now).await?;
             if handed.is_some() {
                 tx.commit().await?;
             }
@@ -70,7 +68,7 @@ pub(super) async fn complete_and_start(
     // Read after the commit (the start just recorded is counted); only for phases with
     // simulated faults.
     let (starts_ever, failures_ever) = if simulates(&c.configuration, &phase) {
-        let mut tx = lease::begin(db).await?;
+        let mut tx = Tx::begin_as(db, false, "flowgate_engine", &[]).await?;
         let history = fault_history(&mut tx, c.flow_id, &phase, &c.configuration).await?;
         tx.end_read();
         history
@@ -97,21 +95,23 @@ pub(super) async fn complete_and_start(
     })))
 }
 
-/// SQL: "another account than `$6` has a claimable flow at `clock`". One index probe per
-/// account on PostgreSQL (as in the claim's candidates query); SQLite has no LATERAL and
-/// runs the correlated EXISTS as probes.
-fn others_waiting(pg: bool) -> &'static str {
+/// SQL: "another account than `$6` has a claimable flow" (now; `$5` on SQLite). One index
+/// probe per account on PostgreSQL (as in the claim's candidates query); SQLite has no
+/// LATERAL and runs the correlated EXISTS as probes.
+fn others_waiting(pg: bool) -> String {
     if pg {
-        "SELECT EXISTS (SELECT 1 FROM client_accounts a CROSS JOIN LATERAL \
-         (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND w.runnable_at <= now() \
-          AND w.status IN ('initialized', 'running') \
-          AND (w.lease_expires_at IS NULL OR w.lease_expires_at < now()) LIMIT 1) x \
-         WHERE a.id <> $6) AS waiting"
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM client_accounts a CROSS JOIN LATERAL \
+             (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND {} LIMIT 1) x \
+             WHERE a.id <> $6) AS waiting",
+            claimable_sql("w", "now()")
+        )
     } else {
-        "SELECT EXISTS (SELECT 1 FROM client_accounts a WHERE a.id <> $6 AND EXISTS \
-         (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND w.runnable_at <= $5 \
-          AND w.status IN ('initialized', 'running') \
-          AND (w.lease_expires_at IS NULL OR w.lease_expires_at < $5))) AS waiting"
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM client_accounts a WHERE a.id <> $6 AND EXISTS \
+             (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND {})) AS waiting",
+            claimable_sql("w", "$5")
+        )
     }
 }
 
@@ -136,9 +136,22 @@ fn completion_params(
     worker: &str,
     lease: Duration,
     done: &Completed,
-    completed_detail: Value,
     now: DateTime<Utc>,
 ) -> Vec<P> {
+    let mut params = advance_params(c, worker, now);
+    params.extend([
+        lease_ms(lease).into(),
+        P::Json(Some(done.output.clone())),
+        done.duration_ms.into(),
+        c.phase.as_str().into(),
+        P::Json(Some(completed_detail(c, done.duration_ms))),
+    ]);
+    params
+}
+
+/// The fenced advance's parameters, shared by both backends: `$1` flow, `$2` worker, `$3`
+/// token, `$4` phase index, `$5` now, `$6` account.
+fn advance_params(c: &Claimed, worker: &str, now: DateTime<Utc>) -> Vec<P> {
     vec![
         c.flow_id.into(),
         worker.into(),
@@ -146,11 +159,6 @@ fn completion_params(
         (c.phase_index as i64).into(),
         now.into(),
         c.account.into(),
-        lease_ms(lease).into(),
-        P::Json(Some(done.output.clone())),
-        done.duration_ms.into(),
-        c.phase.as_str().into(),
-        P::Json(Some(completed_detail)),
     ]
 }
 
@@ -185,7 +193,6 @@ async fn one_statement_pg(
     worker: &str,
     lease: Duration,
     done: &Completed,
-    completed_detail: Value,
     now: DateTime<Utc>,
 ) -> Result<Handed, sqlx::Error> {
     let sql = format!(
@@ -210,7 +217,7 @@ async fn one_statement_pg(
             "now() + ($7 * interval '500 microseconds')"
         ),
     );
-    let params = completion_params(c, worker, lease, done, completed_detail, now);
+    let params = completion_params(c, worker, lease, done, now);
     let Some(row) = sql::fetch_optional(db, &sql, &params).await? else {
         return Ok(None);
     };
@@ -232,7 +239,6 @@ pub(super) async fn finish_pg(
     done: Completed,
 ) -> Result<Committed, sqlx::Error> {
     let now = sql::now();
-    let completed_detail = json!({"attempt": c.attempt, "duration_ms": done.duration_ms, "phase_index": c.phase_index});
     let sql = format!(
         "WITH adv AS (UPDATE flows SET current_phase_index = $4 + 1, status = 'completed', \
           completed_at = $5, runnable_at = NULL, lease_owner = NULL, lease_expires_at = NULL, \
@@ -246,7 +252,7 @@ pub(super) async fn finish_pg(
          SELECT adv.id FROM adv"
     );
     // $7 (the lease) is not used: the flow is released.
-    let params = completion_params(c, worker, Duration::ZERO, &done, completed_detail, now);
+    let params = completion_params(c, worker, Duration::ZERO, &done, now);
     let row = sql::fetch_optional(db, &sql, &params).await?;
     Ok(if row.is_some() {
         Committed::Recorded
@@ -262,7 +268,6 @@ async fn steps_sqlite(
     worker: &str,
     lease: Duration,
     done: &Completed,
-    completed_detail: Value,
     now: DateTime<Utc>,
 ) -> Result<Handed, sqlx::Error> {
     let until = now + chrono::Duration::milliseconds(lease_ms(lease));
@@ -276,40 +281,22 @@ async fn steps_sqlite(
                 advance_sql("$7", "$8")
             ),
             &[
-                c.flow_id.into(),
-                worker.into(),
-                c.token.into(),
-                (c.phase_index as i64).into(),
-                now.into(),
-                c.account.into(),
-                until.into(),
-                half.into(),
-            ],
+                advance_params(c, worker, now),
+                vec![until.into(), half.into()],
+            ]
+            .concat(),
         )
         .await?;
     let Some(advanced) = advanced else {
         return Ok(None);
     };
-    tx.execute(
-        "UPDATE flow_phases SET status = 'completed', output = $3, completed_at = $4, duration_ms = $5, \
-         error = NULL WHERE flow_id = $1 AND idx = $2",
-        &[
-            c.flow_id.into(),
-            (c.phase_index as i64).into(),
-            P::Json(Some(done.output.clone())),
-            now.into(),
-            done.duration_ms.into(),
-        ],
-    )
-    .await?;
-    append_event(
+    record_completed(
         tx,
-        c.flow_id,
-        c.account,
+        c,
+        "completed",
+        done.output.clone(),
+        done.duration_ms,
         now,
-        NewEvent::new("phase_completed")
-            .phase(Some(c.phase.as_str()))
-            .detail(completed_detail),
     )
     .await?;
     if advanced.int("kept")? == 0 {
@@ -325,15 +312,15 @@ async fn steps_sqlite(
         )
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
-    append_event(
-        tx,
-        c.flow_id,
-        c.account,
-        now,
-        NewEvent::new("phase_started")
-            .phase(Some(row.text("name")?.as_str()))
-            .detail(json!({"attempt": row.int("attempts")?, "phase_index": index, "worker": worker, "fencing_token": token})),
-    )
-    .await?;
+    let phase = row.text("name")?;
+    let start = PhaseStart {
+        flow_id: c.flow_id,
+        account: c.account,
+        index,
+        phase: &phase,
+        attempt: row.int("attempts")?,
+        from: None,
+    };
+    record_started(tx, &start, worker, token, now).await?;
     Ok(Some(Some((token, row))))
 }

@@ -76,6 +76,16 @@ pub(super) fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
+/// SQL condition: flow `f` (an alias) is claimable at `clock` — runnable, not finished,
+/// and no live lease. The claim, the hand-off's "another account waits" and the queue
+/// gauge all ask this.
+pub(super) fn claimable_sql(f: &str, clock: &str) -> String {
+    format!(
+        "{f}.runnable_at <= {clock} AND {f}.status IN ('initialized', 'running') \
+         AND ({f}.lease_expires_at IS NULL OR {f}.lease_expires_at < {clock})"
+    )
+}
+
 /// SQL counting the flows of `account` (an SQL expression) that hold a live lease at
 /// `clock`: the flows in flight, as the cap counts them.
 fn in_flight_sql(account: &str, clock: &str) -> String {
@@ -141,10 +151,9 @@ pub(crate) async fn claim(
             &format!(
                 "SELECT a.id AS account, {} AS in_flight \
                  FROM client_accounts a {has_work} (SELECT 1 FROM flows f \
-                  WHERE f.client_account_id = a.id AND f.runnable_at <= {clock} \
-                  AND f.status IN ('initialized', 'running') \
-                  AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) LIMIT 1){alias}",
-                in_flight_sql("a.id", clock)
+                  WHERE f.client_account_id = a.id AND {} LIMIT 1){alias}",
+                in_flight_sql("a.id", clock),
+                claimable_sql("f", clock)
             ),
             &clock_param,
         )
@@ -185,11 +194,10 @@ pub(crate) async fn claim(
                      f.configuration, f.initial_data, p.name AS phase_name, p.needs_input, p.input, p.attempts, \
                      {previous} AS previous_outputs \
                      FROM (SELECT f.* FROM flows f \
-                      WHERE f.client_account_id = {account_param} AND f.runnable_at <= {clock} \
-                      AND f.status IN ('initialized', 'running') \
-                      AND (f.lease_expires_at IS NULL OR f.lease_expires_at < {clock}) \
+                      WHERE f.client_account_id = {account_param} AND {claimable} \
                       ORDER BY f.runnable_at LIMIT 1{lock}) f \
-                     LEFT JOIN flow_phases p ON p.flow_id = f.id AND p.idx = f.current_phase_index"
+                     LEFT JOIN flow_phases p ON p.flow_id = f.id AND p.idx = f.current_phase_index",
+                    claimable = claimable_sql("f", clock)
                 ),
                 &params,
             )
@@ -351,16 +359,16 @@ pub(super) fn simulates(configuration: &Value, phase: &str) -> bool {
         .is_some()
 }
 
-/// The phase a claim starts.
-struct PhaseStart<'a> {
-    flow_id: Uuid,
-    account: Uuid,
-    index: usize,
-    phase: &'a str,
+/// A phase being started (by a claim, or by a hand-off).
+pub(super) struct PhaseStart<'a> {
+    pub flow_id: Uuid,
+    pub account: Uuid,
+    pub index: usize,
+    pub phase: &'a str,
     /// 1-based attempt of the phase.
-    attempt: i64,
+    pub attempt: i64,
     /// The flow's status before, when it was not `running` yet.
-    from: Option<FlowStatus>,
+    pub from: Option<FlowStatus>,
 }
 
 /// Leases the claimed flow to `worker` and starts its phase: the flow `running` with a new
@@ -452,6 +460,19 @@ async fn start_phase(
         )
         .await?;
     }
+    record_started(tx, s, worker, token, now).await?;
+    Ok(token)
+}
+
+/// Appends the `phase_started` event of `s`, under fencing token `token` (the
+/// transaction path; on PostgreSQL the one-statement steps build the same detail).
+pub(super) async fn record_started(
+    tx: &mut Tx,
+    s: &PhaseStart<'_>,
+    worker: &str,
+    token: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     append_event(
         tx,
         s.flow_id,
@@ -461,8 +482,7 @@ async fn start_phase(
             .phase(Some(s.phase))
             .detail(json!({"attempt": s.attempt, "phase_index": s.index, "worker": worker, "fencing_token": token})),
     )
-    .await?;
-    Ok(token)
+    .await
 }
 
 /// Extends the lease while a handler runs. False: the lease is gone (expired and taken,
@@ -621,28 +641,7 @@ pub(crate) async fn commit(
             } else {
                 "completed"
             };
-            tx.execute(
-                "UPDATE flow_phases SET status = $3, output = $4, completed_at = $5, duration_ms = $6, error = NULL \
-                 WHERE flow_id = $1 AND idx = $2",
-                &[
-                    c.flow_id.into(),
-                    idx.into(),
-                    phase_status.into(),
-                    P::Json(Some(output)),
-                    now.into(),
-                    duration_ms.into(),
-                ],
-            )
-            .await?;
-            record(
-                &mut tx,
-                c,
-                now,
-                NewEvent::new("phase_completed")
-                    .phase(phase)
-                    .detail(json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})),
-            )
-            .await?;
+            record_completed(&mut tx, c, phase_status, output, duration_ms, now).await?;
             if status == FlowStatus::Completed {
                 record(
                     &mut tx,
@@ -748,6 +747,46 @@ pub(crate) async fn commit(
     Ok(Committed::Recorded)
 }
 
+/// The `phase_completed` event's detail.
+pub(super) fn completed_detail(c: &Claimed, duration_ms: i64) -> Value {
+    json!({"attempt": c.attempt, "duration_ms": duration_ms, "phase_index": c.phase_index})
+}
+
+/// Writes `c`'s phase result (its row with `phase_status`) and the `phase_completed` event,
+/// step by step: the transaction path (SQLite, and every outcome that is not a one-statement
+/// completion on PostgreSQL).
+pub(super) async fn record_completed(
+    tx: &mut Tx,
+    c: &Claimed,
+    phase_status: &str,
+    output: Value,
+    duration_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    tx.execute(
+        "UPDATE flow_phases SET status = $3, output = $4, completed_at = $5, duration_ms = $6, error = NULL \
+         WHERE flow_id = $1 AND idx = $2",
+        &[
+            c.flow_id.into(),
+            (c.phase_index as i64).into(),
+            phase_status.into(),
+            P::Json(Some(output)),
+            now.into(),
+            duration_ms.into(),
+        ],
+    )
+    .await?;
+    record(
+        tx,
+        c,
+        now,
+        NewEvent::new("phase_completed")
+            .phase(Some(c.phase.as_str()))
+            .detail(completed_detail(c, duration_ms)),
+    )
+    .await
+}
+
 /// After a discarded result: if nobody holds the flow any more (it was paused, cancelled
 /// or deleted), the phase is no longer running.
 pub(crate) async fn settle_discarded(db: &Db, c: &Claimed) -> Result<(), sqlx::Error> {
@@ -826,15 +865,19 @@ pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
     let depth = if tx.is_postgres() {
         tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
         tx.fetch_optional(
-            "SELECT COUNT(*) AS n FROM flows WHERE runnable_at <= now() AND status IN ('initialized', 'running') \
-             AND (lease_expires_at IS NULL OR lease_expires_at < now())",
+            &format!(
+                "SELECT COUNT(*) AS n FROM flows f WHERE {}",
+                claimable_sql("f", "now()")
+            ),
             &[],
         )
         .await?
     } else {
         tx.fetch_optional(
-            "SELECT COUNT(*) AS n FROM flows WHERE runnable_at <= $1 AND status IN ('initialized', 'running') \
-             AND (lease_expires_at IS NULL OR lease_expires_at < $1)",
+            &format!(
+                "SELECT COUNT(*) AS n FROM flows f WHERE {}",
+                claimable_sql("f", "$1")
+            ),
             &[now.into()],
         )
         .await?

@@ -105,8 +105,7 @@ pub(crate) async fn load_flow(
     flow_from_rows(&rows)
 }
 
-/// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
-/// phases, on its own. PostgreSQL: one statement and no transaction — the function
+/// Reads one live (not deleted) flow of the scope with its phases, on its own. PostgreSQL: one statement and no transaction — the function
 /// `flowgate_api.read_flow` runs as `flowgate_app` (row-level security applies), sets the
 /// tenant, then reads (`migrations/postgres/0005_read_flow_function.sql`). SQLite: the
 /// same query in a read transaction.
@@ -114,26 +113,20 @@ pub(crate) async fn read_flow(
     db: &Db,
     scope: &Scope,
     id: Uuid,
-    include_deleted: bool,
 ) -> Result<Option<FlowView>, sqlx::Error> {
     match db {
         Db::Postgres(_) => {
             let rows = sql::fetch_all(
                 db,
-                "SELECT * FROM flowgate_api.read_flow($1, $2, $3, $4)",
-                &[
-                    scope.account.into(),
-                    id.into(),
-                    scope.engagement.into(),
-                    P::Bool(include_deleted),
-                ],
+                "SELECT * FROM flowgate_api.read_flow($1, $2, $3)",
+                &[scope.account.into(), id.into(), scope.engagement.into()],
             )
             .await?;
             flow_from_rows(&rows)
         }
         Db::Sqlite(_) => {
             let mut tx = Tx::begin(db, false).await?;
-            let flow = load_flow(&mut tx, scope, id, include_deleted).await;
+            let flow = load_flow(&mut tx, scope, id, false).await;
             tx.end_read();
             flow
         }
