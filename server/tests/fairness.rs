@@ -248,10 +248,11 @@ async fn the_hand_off_yields_to_another_tenant_on_sqlite() {
 
 async fn the_hand_off_yields_to_another_tenant(h: &Harness) {
     let slow = json!({"simulate": {
-        "data_import": {"delay_ms": 700},
+        "data_import": {"delay_ms": 2000},
         "field_mapping": {"delay_ms": 700},
     }});
-    // As many slow flows as workers (2), both running before B arrives.
+    // As many slow flows as workers (2), both running before B arrives; their first
+    // phase is long enough that B's create lands inside it even on a loaded machine.
     let a_flows = [
         h.create("discovery", slow.clone(), json!({})).await,
         h.create("discovery", slow, json!({})).await,
