@@ -151,6 +151,7 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
     let create_rate =
         api::rate::CreateRate::new(config.tenant_create_rate, config.tenant_create_burst)
             .map(Arc::new);
+    let new_flows = store::wakeups::NewFlowBell::start(&db, shutdown.clone()).map(Arc::new);
     let state = AppState {
         db,
         defects: config.defects.clone(),
@@ -159,6 +160,7 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
         metrics: Arc::default(),
         directory,
         create_rate,
+        new_flows,
     };
     Ok(App { state, shutdown })
 }

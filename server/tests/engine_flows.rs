@@ -337,3 +337,67 @@ async fn rejected_approval_fails_the_flow(h: &Harness) {
     assert_eq!(f["status"], "failed");
     assert_eq!(f["phases"][1]["status"], "pending");
 }
+
+/// A flow created through a process that runs no workers is started by another process's
+/// workers as soon as the API announces it (`store::wakeups`: inserts fire no trigger), not
+/// at their next poll, which is an hour away here. PostgreSQL only: SQLite has one process.
+#[tokio::test]
+async fn a_new_flow_wakes_the_workers_of_another_process() {
+    use flowgate_server::engine::{self, EngineConfig};
+    let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_engine").await else {
+        return;
+    };
+    let pool = db.pool().await;
+    let mut api_only = flowgate_server::ServerConfig::with_pg_pool(pool.clone());
+    api_only.workers = 0;
+    let h = engine_support::start(api_only, None).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let _other_process = engine::start(
+        flowgate_server::db::Db::from_pg_pool(pool.clone())
+            .await
+            .expect("db"),
+        EngineConfig {
+            workers: 1,
+            idle_poll: Duration::from_secs(3600),
+            ..EngineConfig::default()
+        },
+        &flowgate_server::defects::Defects::default(),
+        shutdown.clone(),
+        flowgate_server::phases::HandlerRegistry::builtin(),
+    );
+    // Its listener is connected and its worker has looked once and found nothing (were the
+    // create to come first, the worker would find it at that first look and the test
+    // would pass without a wake-up: it can only pass wrongly, never fail wrongly).
+    let start = std::time::Instant::now();
+    loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("pg_stat_activity");
+        if listening > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < engine_support::WAIT,
+            "the engine never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let id = h
+        .create(
+            "discovery",
+            json!({}),
+            json!({"raw_data": sample_records()}),
+        )
+        .await;
+    h.wait_until(&id, "a phase started by the other process", |f| {
+        f["status"] != "initialized"
+    })
+    .await;
+    shutdown.cancel();
+}

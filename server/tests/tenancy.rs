@@ -220,26 +220,34 @@ async fn row_level_security_hides_other_tenants_without_a_where() {
     assert_eq!(n, 3);
 }
 
-/// The API's one-statement read (`flowgate_api.read_flow`) runs as the application role,
-/// so row-level security applies inside it, and it answers nothing across tenants.
+/// The API's one-statement read and create (`flowgate_api.read_flow`, `create_flow`), like
+/// every function of that schema, run as the application role, so row-level security
+/// applies inside them; the read answers nothing across tenants.
 #[tokio::test]
-async fn the_read_function_runs_under_row_level_security() {
+async fn the_api_functions_run_under_row_level_security() {
     let Some(db) = flowgate_testkit::TestDatabase::create("flowgate_test").await else {
         return;
     };
     let pool = db.pool().await;
     let ctx = Ctx::pg(pool.clone()).await;
     let b1 = ctx.create(&ctx.b, json!({"flow_type": "discovery"})).await;
-    let (owner, security_definer): (String, bool) = sqlx::query_as(
-        "SELECT proowner::regrole::text, prosecdef FROM pg_proc p \
+    let functions: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT p.proname::text, proowner::regrole::text, prosecdef FROM pg_proc p \
          JOIN pg_namespace n ON n.oid = p.pronamespace \
-         WHERE n.nspname = 'flowgate_api' AND p.proname = 'read_flow'",
+         WHERE n.nspname = 'flowgate_api' ORDER BY 1",
     )
-    .fetch_one(&pool)
+    .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(owner, "flowgate_app");
-    assert!(security_definer, "runs as its owner, not as the caller");
+    let names: Vec<&str> = functions.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, ["create_flow", "read_flow"]);
+    for (name, owner, security_definer) in &functions {
+        assert_eq!(owner, "flowgate_app", "{name}");
+        assert!(
+            security_definer,
+            "{name} runs as its owner, not as the caller"
+        );
+    }
     let engagement_b: String =
         sqlx::query_scalar("SELECT engagement_id::text FROM flows WHERE id = $1::uuid")
             .bind(&b1)

@@ -177,39 +177,29 @@ pub(crate) async fn create(
     if let Some(rate) = &state.create_rate {
         rate.check(caller.account)?;
     }
+    let scope = caller.scope(state).await?;
+    let idempotency = key.map(|k| {
+        let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
+        (k, hex::encode(hash))
+    });
+    let new = NewFlow {
+        spec: input.spec,
+        flow_name: input.flow_name,
+        configuration: input.configuration,
+        initial_data: input.initial_data,
+        metadata: input.metadata,
+        idempotency,
+    };
     for _ in 0..3 {
-        let (mut tx, scope) = caller.begin(state, true, Role::App).await?;
-        let idempotency = key.as_ref().map(|k| {
-            let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
-            (k.clone(), hex::encode(hash))
-        });
-        let new = NewFlow {
-            spec: input.spec,
-            flow_name: input.flow_name.clone(),
-            configuration: input.configuration.clone(),
-            initial_data: input.initial_data.clone(),
-            metadata: input.metadata.clone(),
-            idempotency,
-        };
-        let created = match store_flows::create_flow(&mut tx, &scope, &new).await {
-            Ok(c) => c,
+        match store_flows::create_flow(&state.db, &scope, &new).await {
+            Ok(Created::New(flow)) => {
+                state.flow_created();
+                return Ok((*flow, false));
+            }
+            Ok(Created::Replayed(flow)) => return Ok((*flow, true)),
             Err(CreateError::KeyRace) => continue,
             Err(CreateError::Store(e)) => return Err(e.into()),
-        };
-        let (flow, replayed) = match created {
-            Created::New(flow) => (*flow, false),
-            Created::Replayed(id) => (
-                store_flows::load_flow(&mut tx, &scope, id, true)
-                    .await?
-                    .ok_or_else(ApiError::internal)?,
-                true,
-            ),
-        };
-        tx.commit().await?;
-        if !replayed {
-            state.engine.wake();
         }
-        return Ok((flow, replayed));
     }
     Err(ApiError::unavailable())
 }

@@ -37,6 +37,19 @@ pub(crate) struct AppState {
     pub(crate) directory: Arc<crate::store::tenants::Directory>,
     /// Per-tenant create rate limit; None: no limit.
     pub(crate) create_rate: Option<Arc<rate::CreateRate>>,
+    /// Announces new flows to other processes' engines; None on SQLite.
+    pub(crate) new_flows: Option<Arc<crate::store::wakeups::NewFlowBell>>,
+}
+
+impl AppState {
+    /// A flow was created and committed: wake this process's workers at once and let the
+    /// other processes know.
+    pub(crate) fn flow_created(&self) {
+        self.engine.wake();
+        if let Some(bell) = &self.new_flows {
+            bell.ring();
+        }
+    }
 }
 
 /// A flow id from the path: 400 `invalid_id` unless it is a UUID.

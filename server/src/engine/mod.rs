@@ -8,7 +8,8 @@
 //! another worker then runs the phase again, and only one result is ever recorded.
 //!
 //! Wake-ups: `wake()` from the API and, on PostgreSQL, `LISTEN flowgate_flows` (a trigger
-//! notifies whenever a flow becomes runnable, from any process). Without a wake-up a
+//! notifies whenever an update makes a flow claimable, and the API announces new flows:
+//! see `store::wakeups`), from any process. Without a wake-up a
 //! worker sleeps until the next scheduled `runnable_at` (retry backoff) or lease expiry,
 //! at most `idle_poll` (to notice flows whose lease a dead process left behind).
 
@@ -33,8 +34,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The PostgreSQL notification channel (see `migrations/postgres/0002_engine.sql`).
-pub const NOTIFY_CHANNEL: &str = "flowgate_flows";
+/// The PostgreSQL notification channel (see `store::wakeups`).
+pub use crate::store::wakeups::NOTIFY_CHANNEL;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use crate::domain::{current_phase, progress, FlowStatus, FlowSummary, FlowView, 
 use crate::store::db::Db;
 use crate::store::events::{append_event, NewEvent};
 use crate::store::sql::{self, Row, Tx, P};
-use crate::store::{Scope, StoreError};
+use crate::store::{begin_scoped, Role, Scope, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -147,8 +147,8 @@ pub(crate) struct NewFlow {
 pub(crate) enum Created {
     /// The flow as stored.
     New(Box<FlowView>),
-    /// Same key, same request: the flow created the first time.
-    Replayed(Uuid),
+    /// Same key, same request: the flow created the first time, as it is now.
+    Replayed(Box<FlowView>),
 }
 
 pub(crate) enum CreateError {
@@ -166,13 +166,34 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
+impl From<StoreError> for CreateError {
+    fn from(e: StoreError) -> Self {
+        CreateError::Store(e)
+    }
+}
+
+/// PostgreSQL's create: one statement (`migrations/postgres/0006_create_flow_function.sql`)
+/// that sets the tenant, inserts the flow, its phases and its `created` event, and answers
+/// with the rows as stored.
+const CREATE_FLOW_PG: &str =
+    "SELECT * FROM flowgate_api.create_flow($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
 /// Inserts the flow, one row per phase and its `created` event, or replays an idempotent
-/// request.
+/// request. On PostgreSQL a create without `Idempotency-Key` is one statement with no
+/// transaction; with a key, the lookup and the insert share one transaction.
 pub(crate) async fn create_flow(
-    tx: &mut Tx,
+    db: &Db,
     scope: &Scope,
     new: &NewFlow,
 ) -> Result<Created, CreateError> {
+    let id = Uuid::now_v7();
+    let now = sql::now();
+    if db.is_postgres() && new.idempotency.is_none() {
+        let rows =
+            sql::fetch_all(db, CREATE_FLOW_PG, &create_params_pg(id, now, scope, new)).await?;
+        return created(&rows);
+    }
+    let mut tx = begin_scoped(db, *scope, true, Role::App).await?;
     if let Some((key, hash)) = &new.idempotency {
         let existing = tx
             .fetch_optional(
@@ -181,20 +202,67 @@ pub(crate) async fn create_flow(
             )
             .await?;
         if let Some(row) = existing {
-            let stored = row.opt_text("request_hash")?;
-            return if stored.as_deref() == Some(hash.as_str()) {
-                Ok(Created::Replayed(row.uuid("id")?))
-            } else {
-                Err(CreateError::Store(StoreError::IdempotencyKeyReused))
-            };
+            if row.opt_text("request_hash")?.as_deref() != Some(hash.as_str()) {
+                return Err(StoreError::IdempotencyKeyReused.into());
+            }
+            let flow = load_flow(&mut tx, scope, row.uuid("id")?, true)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
+            tx.end_read();
+            return Ok(Created::Replayed(Box::new(flow)));
         }
     }
-    let id = Uuid::now_v7();
-    let now = sql::now();
-    let (key, hash) = match &new.idempotency {
-        Some((k, h)) => (Some(k.clone()), Some(h.clone())),
-        None => (None, None),
+    let result = if tx.is_postgres() {
+        let rows = tx
+            .fetch_all(CREATE_FLOW_PG, &create_params_pg(id, now, scope, new))
+            .await?;
+        created(&rows)
+    } else {
+        insert_steps(&mut tx, id, now, scope, new).await
     };
+    let created = result?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+fn created(rows: &[Row]) -> Result<Created, CreateError> {
+    let flow = flow_from_rows(rows)?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(Created::New(Box::new(flow)))
+}
+
+fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) -> Vec<P> {
+    let (key, hash) = new.idempotency.clone().unzip();
+    let phases: Vec<Value> = new
+        .spec
+        .phases
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "needs_input": p.needs_input}))
+        .collect();
+    vec![
+        scope.account.into(),
+        scope.engagement.into(),
+        id.into(),
+        new.spec.flow_type.into(),
+        new.flow_name.clone().into(),
+        new.configuration.clone().into(),
+        new.initial_data.clone().into(),
+        new.metadata.clone().into(),
+        key.into(),
+        hash.into(),
+        now.into(),
+        Value::Array(phases).into(),
+    ]
+}
+
+/// SQLite's create: the same rows as PostgreSQL's function, statement by statement.
+async fn insert_steps(
+    tx: &mut Tx,
+    id: Uuid,
+    now: DateTime<Utc>,
+    scope: &Scope,
+    new: &NewFlow,
+) -> Result<Created, CreateError> {
+    let (key, hash) = new.idempotency.clone().unzip();
     // $1..$11: the flow; then three per phase row.
     let mut params: Vec<P> = vec![
         id.into(),
@@ -209,6 +277,14 @@ pub(crate) async fn create_flow(
         hash.into(),
         now.into(),
     ];
+    tx.execute(
+        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, \
+         flow_name, status, current_phase_index, configuration, initial_data, metadata, \
+         idempotency_key, request_hash, runnable_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'initialized', 0, $6, $7, $8, $9, $10, $11, $11, $11)",
+        &params,
+    )
+    .await?;
     let mut phase_rows = Vec::with_capacity(new.spec.phases.len());
     for (i, phase) in new.spec.phases.iter().enumerate() {
         params.extend([
@@ -224,39 +300,11 @@ pub(crate) async fn create_flow(
             n
         ));
     }
-    const INSERT_FLOW: &str =
-        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, \
-         flow_name, status, current_phase_index, configuration, initial_data, metadata, \
-         idempotency_key, request_hash, runnable_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'initialized', 0, $6, $7, $8, $9, $10, $11, $11, $11)";
-    let insert_phases = format!(
-        "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) VALUES {}",
-        phase_rows.join(", ")
-    );
-    if tx.is_postgres() && !phase_rows.is_empty() {
-        // One round trip: the flow, its phases and its `created` event (the first, seq 1)
-        // inserted by one statement, which answers with the rows as stored, in the shape
-        // `load_sql` reads.
-        let rows = tx
-            .fetch_all(
-                &format!(
-                    "WITH f AS ({INSERT_FLOW} RETURNING {FLOW_COLUMNS}), \
-                     p AS ({insert_phases} RETURNING idx AS p_idx, name AS p_name, \
-                       status AS p_status, needs_input AS p_needs_input, attempts AS p_attempts, \
-                       started_at AS p_started_at, completed_at AS p_completed_at, \
-                       duration_ms AS p_duration_ms, output AS p_output, error AS p_error), \
-                     e AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, to_status) \
-                       VALUES ($1, $2, 1, $11, 'created', 'initialized')) \
-                     SELECT * FROM f CROSS JOIN p ORDER BY p.p_idx"
-                ),
-                &params,
-            )
-            .await?;
-        let flow = flow_from_rows(&rows)?.ok_or(sqlx::Error::RowNotFound)?;
-        return Ok(Created::New(Box::new(flow)));
-    }
-    tx.execute(INSERT_FLOW, &params[..11]).await?;
     if !phase_rows.is_empty() {
+        let insert_phases = format!(
+            "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) VALUES {}",
+            phase_rows.join(", ")
+        );
         tx.execute(&insert_phases, &params).await?;
     }
     append_event(

@@ -11,6 +11,7 @@ pub(crate) mod flows;
 pub(crate) mod sql;
 pub mod tenants;
 pub(crate) mod transitions;
+pub(crate) mod wakeups;
 
 use crate::domain::FlowStatus;
 use db::Db;
