@@ -1,4 +1,4 @@
--- Creates: one round trip, two rows, and no NOTIFY of their own.
+-- Creates: one round trip, and no NOTIFY of their own.
 --
 -- 1. A NOTIFY makes its transaction take PostgreSQL's notify-queue lock at commit, held
 --    through the commit's WAL flush: with the trigger firing on every INSERT, concurrent
@@ -12,24 +12,19 @@ CREATE TRIGGER flows_notify_runnable
     AFTER UPDATE OF runnable_at, status, lease_owner ON flows
     FOR EACH ROW EXECUTE FUNCTION flowgate_notify_runnable();
 
--- 2. A flow's phase rows are written when each phase first starts or first waits for input
---    (the engine's upserts); a phase with no row is pending, and reads fill it in from the
---    catalogue. A create used to insert one pending row per phase, which carried nothing
---    the catalogue does not say: pgbench, 8 clients, the create as one statement, 3.1k/s
---    with the six rows of a discovery flow, 4.3k/s without.
---
--- 3. The flow and its `created` event (seq 1) inserted by one statement with no
---    transaction to open or end, answered in `flowgate_api.read_flow`'s shape (phase
---    columns null: no phase has a row yet). As that function: SECURITY DEFINER, owned by
+-- 2. The flow, its phase rows and its `created` event (seq 1) inserted by one statement
+--    with no transaction to open or end, answered with the rows as stored in
+--    `flowgate_api.read_flow`'s shape. As that function: SECURITY DEFINER, owned by
 --    `flowgate_app`, so row-level security's WITH CHECK applies to every row inserted; it
---    sets the tenant first. An idempotent create calls it inside the transaction that
---    first looked the key up.
+--    sets the tenant first. `new_phases` is the flow type's phase list in order,
+--    `[{"name": .., "needs_input": ..}, ..]`. An idempotent create calls it inside the
+--    transaction that first looked the key up.
 GRANT CREATE ON SCHEMA flowgate_api TO flowgate_app;
 
 CREATE FUNCTION flowgate_api.create_flow(
     new_account uuid, new_engagement uuid, new_id uuid, new_flow_type text,
     new_flow_name text, new_configuration jsonb, new_initial_data jsonb, new_metadata jsonb,
-    new_idempotency_key text, new_request_hash text, new_at timestamptz)
+    new_idempotency_key text, new_request_hash text, new_at timestamptz, new_phases jsonb)
 RETURNS TABLE (
     id uuid, flow_type text, flow_name text, status text, current_phase_index integer,
     client_account_id uuid, engagement_id uuid, configuration jsonb, initial_data jsonb,
@@ -50,6 +45,12 @@ BEGIN
             'initialized', 0, new_configuration, new_initial_data, new_metadata,
             new_idempotency_key, new_request_hash, new_at, new_at, new_at)
         RETURNING *
+    ), p AS (
+        INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input)
+        SELECT new_id, new_account, (e.ord - 1)::integer, e.phase->>'name', 'pending',
+               (e.phase->>'needs_input')::boolean
+        FROM jsonb_array_elements(new_phases) WITH ORDINALITY AS e(phase, ord)
+        RETURNING *
     ), ev AS (
         INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, to_status)
         VALUES (new_id, new_account, 1, new_at, 'created', 'initialized')
@@ -57,15 +58,16 @@ BEGIN
     SELECT f.id, f.flow_type, f.flow_name, f.status, f.current_phase_index,
            f.client_account_id, f.engagement_id, f.configuration, f.initial_data,
            f.metadata, f.error, f.created_at, f.updated_at, f.completed_at,
-           NULL::integer, NULL::text, NULL::text, NULL::boolean, NULL::integer,
-           NULL::timestamptz, NULL::timestamptz, NULL::bigint, NULL::jsonb, NULL::text
-    FROM f;
+           p.idx, p.name, p.status, p.needs_input, p.attempts, p.started_at,
+           p.completed_at, p.duration_ms, p.output, p.error
+    FROM f LEFT JOIN p ON true
+    ORDER BY p.idx;
 END
 $$;
 ALTER FUNCTION flowgate_api.create_flow(uuid, uuid, uuid, text, text, jsonb, jsonb, jsonb,
-    text, text, timestamptz) OWNER TO flowgate_app;
+    text, text, timestamptz, jsonb) OWNER TO flowgate_app;
 REVOKE CREATE ON SCHEMA flowgate_api FROM flowgate_app;
 REVOKE ALL ON FUNCTION flowgate_api.create_flow(uuid, uuid, uuid, text, text, jsonb, jsonb,
-    jsonb, text, text, timestamptz) FROM PUBLIC;
+    jsonb, text, text, timestamptz, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION flowgate_api.create_flow(uuid, uuid, uuid, text, text, jsonb,
-    jsonb, jsonb, text, text, timestamptz) TO CURRENT_USER;
+    jsonb, jsonb, text, text, timestamptz, jsonb) TO CURRENT_USER;

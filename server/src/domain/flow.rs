@@ -25,23 +25,6 @@ pub struct PhaseView {
     pub error: Option<String>,
 }
 
-impl PhaseView {
-    /// A phase that has not started, nor waited for input, yet.
-    pub fn pending(name: &str, needs_input: bool) -> PhaseView {
-        PhaseView {
-            name: name.to_string(),
-            status: "pending".to_string(),
-            needs_input,
-            attempts: 0,
-            started_at: None,
-            completed_at: None,
-            duration_ms: None,
-            output: None,
-            error: None,
-        }
-    }
-}
-
 /// A flow, as `GET /api/v1/flows/{id}` shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlowView {

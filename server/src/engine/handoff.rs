@@ -12,7 +12,7 @@
 
 use super::lease::{
     self, claimable_sql, completed_detail, fault_history, lease_ms, record_completed,
-    record_started, simulates, start_phase_row_sql, Claimed, Committed, PhaseStart, FENCE,
+    record_started, simulates, Claimed, Committed, PhaseStart, FENCE,
 };
 use crate::domain::catalogue;
 use crate::store::db::Db;
@@ -24,15 +24,9 @@ use std::time::Duration;
 /// Whether the phase after `c`'s may be started by the hand-off: there is one, and it does
 /// not wait for input (the claim settles those as `waiting_for_input`).
 pub(super) fn next_is_automatic(c: &Claimed) -> bool {
-    next_phase_name(c).is_some()
-}
-
-/// The phase after `c`'s, when the hand-off may start it (see [`next_is_automatic`]).
-fn next_phase_name(c: &Claimed) -> Option<&'static str> {
     catalogue::flow_type(&c.flow_type)
         .and_then(|t| t.phases.get(c.phase_index + 1))
-        .filter(|p| !p.needs_input)
-        .map(|p| p.name)
+        .is_some_and(|p| !p.needs_input)
 }
 
 /// The completed phase's result.
@@ -205,7 +199,9 @@ async fn one_statement_pg(
         "WITH others AS ({others}), \
          adv AS ({advance} RETURNING flows.id, flows.lease_owner IS NOT NULL AS kept, flows.fencing_token), \
          {done}, \
-         started AS ({start_row} RETURNING name, attempts, input), \
+         started AS (UPDATE flow_phases p SET status = 'running', attempts = p.attempts + 1, \
+          started_at = $5, error = NULL FROM adv WHERE adv.kept AND p.flow_id = adv.id AND p.idx = $4 + 1 \
+          RETURNING p.name, p.attempts, p.input), \
          {completed_event} \
           UNION ALL \
           SELECT $1, $6, last.seq + 2, $5, 'phase_started', NULL, NULL, started.name, \
@@ -216,16 +212,12 @@ async fn one_statement_pg(
         others = others_waiting(true),
         done = DONE_PG,
         completed_event = COMPLETED_EVENT_PG,
-        start_row = start_phase_row_sql(
-            "SELECT $1, $6, $4 + 1, $12, 'running', false, 1, $5 FROM adv WHERE adv.kept"
-        ),
         advance = advance_sql(
             "now() + ($7 * interval '1 millisecond')",
             "now() + ($7 * interval '500 microseconds')"
         ),
     );
-    let mut params = completion_params(c, worker, lease, done, now);
-    params.push(next_phase_name(c).unwrap_or_default().into());
+    let params = completion_params(c, worker, lease, done, now);
     let Some(row) = sql::fetch_optional(db, &sql, &params).await? else {
         return Ok(None);
     };
@@ -314,18 +306,9 @@ async fn steps_sqlite(
     let index = c.phase_index + 1;
     let row = tx
         .fetch_optional(
-            &format!(
-                "{} RETURNING name, attempts, input",
-                start_phase_row_sql("VALUES ($1, $2, $3, $4, 'running', $5, 1, $6)")
-            ),
-            &[
-                c.flow_id.into(),
-                c.account.into(),
-                (index as i64).into(),
-                next_phase_name(c).unwrap_or_default().into(),
-                false.into(),
-                now.into(),
-            ],
+            "UPDATE flow_phases SET status = 'running', attempts = attempts + 1, started_at = $3, \
+             error = NULL WHERE flow_id = $1 AND idx = $2 RETURNING name, attempts, input",
+            &[c.flow_id.into(), (index as i64).into(), now.into()],
         )
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
@@ -335,7 +318,6 @@ async fn steps_sqlite(
         account: c.account,
         index,
         phase: &phase,
-        needs_input: false,
         attempt: row.int("attempts")?,
         from: None,
     };

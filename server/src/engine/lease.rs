@@ -191,7 +191,7 @@ pub(crate) async fn claim(
                 // (5 ms per claim at 1 600 queued, measured).
                 &format!(
                     "SELECT f.id, f.client_account_id, f.flow_type, f.status, f.current_phase_index, \
-                     f.configuration, f.initial_data, p.input, p.attempts, \
+                     f.configuration, f.initial_data, p.name AS phase_name, p.needs_input, p.input, p.attempts, \
                      {previous} AS previous_outputs \
                      FROM (SELECT f.* FROM flows f \
                       WHERE f.client_account_id = {account_param} AND {claimable} \
@@ -222,9 +222,9 @@ pub(crate) async fn claim(
     let status = FlowStatus::parse(&status_text)
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown status `{status_text}`").into()))?;
     let index = usize::try_from(row.int("current_phase_index")?).unwrap_or(usize::MAX);
-    let spec = catalogue::flow_type(&flow_type);
-    let phase_count = spec.map_or(0, |s| s.phases.len());
-    let Some(current) = spec.and_then(|s| s.phases.get(index)) else {
+    let phase_count = catalogue::flow_type(&flow_type).map_or(0, |s| s.phases.len());
+
+    if index >= phase_count {
         // Nothing left to run (or an unknown type): finish rather than spin on it.
         let (to, err) = if phase_count == 0 {
             (
@@ -252,13 +252,13 @@ pub(crate) async fn claim(
         .await?;
         tx.commit().await?;
         return Ok(ClaimOutcome::Settled);
-    };
+    }
 
-    // The current phase's row, when it has one (see `start_phase_row_sql`).
-    let phase = current.name.to_string();
+    let phase = row.text("phase_name")?;
+    let needs_input = row.bool("needs_input")?;
     let input = row.opt_json("input")?;
 
-    if current.needs_input && input.is_none() {
+    if needs_input && input.is_none() {
         tx.execute(
             "UPDATE flows SET status = 'waiting_for_input', runnable_at = NULL, lease_owner = NULL, \
              lease_expires_at = NULL, version = version + 1, updated_at = $2 WHERE id = $1",
@@ -266,15 +266,8 @@ pub(crate) async fn claim(
         )
         .await?;
         tx.execute(
-            "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) \
-             VALUES ($1, $2, $3, $4, 'waiting_for_input', true) \
-             ON CONFLICT (flow_id, idx) DO UPDATE SET status = 'waiting_for_input'",
-            &[
-                flow_id.into(),
-                account.into(),
-                (index as i64).into(),
-                phase.as_str().into(),
-            ],
+            "UPDATE flow_phases SET status = 'waiting_for_input' WHERE flow_id = $1 AND idx = $2",
+            &[flow_id.into(), (index as i64).into()],
         )
         .await?;
         append_event(
@@ -292,13 +285,12 @@ pub(crate) async fn claim(
         return Ok(ClaimOutcome::Settled);
     }
 
-    let attempt = row.opt_int("attempts")?.unwrap_or(0) + 1;
+    let attempt = row.int("attempts")? + 1;
     let start = PhaseStart {
         flow_id,
         account,
         index,
         phase: &phase,
-        needs_input: current.needs_input,
         attempt,
         from: (status != FlowStatus::Running).then_some(status),
     };
@@ -373,26 +365,10 @@ pub(super) struct PhaseStart<'a> {
     pub account: Uuid,
     pub index: usize,
     pub phase: &'a str,
-    pub needs_input: bool,
-    /// 1-based attempt of the phase: its row's attempts after the start.
+    /// 1-based attempt of the phase.
     pub attempt: i64,
     /// The flow's status before, when it was not `running` yet.
     pub from: Option<FlowStatus>,
-}
-
-/// Starts a phase's row. A phase's row is written when the phase first starts or first
-/// waits for input (a create writes none; reads show a phase without one as pending, see
-/// `store::flows`): inserted here as attempt 1, or, on a later attempt, moved back to
-/// `running` with the attempt counted. `source` yields the row as (flow_id,
-/// client_account_id, idx, name, status, needs_input, attempts, started_at), with status
-/// `'running'` and attempts 1.
-pub(super) fn start_phase_row_sql(source: &str) -> String {
-    format!(
-        "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input, \
-         attempts, started_at) {source} \
-         ON CONFLICT (flow_id, idx) DO UPDATE SET status = 'running', \
-         attempts = flow_phases.attempts + 1, started_at = excluded.started_at, error = NULL"
-    )
 }
 
 /// Leases the claimed flow to `worker` and starts its phase: the flow `running` with a new
@@ -410,12 +386,12 @@ async fn start_phase(
     if tx.is_postgres() {
         let row = tx
             .fetch_optional(
-                &format!(
                 "WITH adv AS (UPDATE flows SET status = 'running', lease_owner = $2, \
                   lease_expires_at = now() + ($3 * interval '1 millisecond'), \
                   fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
                   WHERE id = $1 RETURNING fencing_token), \
-                 ph AS ({start_row}), \
+                 ph AS (UPDATE flow_phases SET status = 'running', attempts = $7, started_at = $5, \
+                  error = NULL WHERE flow_id = $1 AND idx = $6 RETURNING idx), \
                  last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
                  events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, \
                   from_status, to_status, phase, detail) \
@@ -427,10 +403,6 @@ async fn start_phase(
                    'phase_index', $6::bigint, 'worker', $2::text, 'fencing_token', adv.fencing_token) \
                   FROM adv, last) \
                  SELECT fencing_token FROM adv",
-                    start_row = start_phase_row_sql(
-                        "VALUES ($1, $8, $6, $10, 'running', $11, 1, $5)"
-                    )
-                ),
                 &[
                     s.flow_id.into(),
                     worker.into(),
@@ -442,7 +414,6 @@ async fn start_phase(
                     s.account.into(),
                     P::Text(s.from.map(|f| f.as_str().to_string())),
                     s.phase.into(),
-                    s.needs_input.into(),
                 ],
             )
             .await?
@@ -467,13 +438,12 @@ async fn start_phase(
         .ok_or(sqlx::Error::RowNotFound)?
         .int("fencing_token")?;
     tx.execute(
-        &start_phase_row_sql("VALUES ($1, $2, $3, $4, 'running', $5, 1, $6)"),
+        "UPDATE flow_phases SET status = 'running', attempts = $3, started_at = $4, error = NULL \
+         WHERE flow_id = $1 AND idx = $2",
         &[
             s.flow_id.into(),
-            s.account.into(),
             (s.index as i64).into(),
-            s.phase.into(),
-            s.needs_input.into(),
+            s.attempt.into(),
             now.into(),
         ],
     )

@@ -68,46 +68,24 @@ fn flow_from_rows(rows: &[Row]) -> Result<Option<FlowView>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let mut stored = Vec::with_capacity(rows.len());
+    let mut phases = Vec::with_capacity(rows.len());
     for p in rows {
-        let Some(idx) = p.opt_int("p_idx")? else {
-            continue; // no phase row yet: the LEFT JOIN's one empty match
-        };
-        stored.push((
-            idx,
-            PhaseView {
-                name: p.text("p_name")?,
-                status: p.text("p_status")?,
-                needs_input: p.bool("p_needs_input")?,
-                attempts: p.int("p_attempts")?,
-                started_at: p.opt_ts("p_started_at")?,
-                completed_at: p.opt_ts("p_completed_at")?,
-                duration_ms: p.opt_int("p_duration_ms")?,
-                output: p.opt_json("p_output")?,
-                error: p.opt_text("p_error")?,
-            },
-        ));
-    }
-    let spec = catalogue::flow_type(&first.text("flow_type")?);
-    flow_from_row(first, with_pending(spec, stored)).map(Some)
-}
-
-/// A flow's phases in order. A phase's row is written when it first starts or first waits
-/// for input (`engine::lease::start_phase_row_sql`); until then the phase is pending, as
-/// the catalogue describes it. `stored`: the rows, by index, in order.
-fn with_pending(spec: Option<&FlowTypeSpec>, stored: Vec<(i64, PhaseView)>) -> Vec<PhaseView> {
-    let catalogued = spec.map_or(&[][..], |s| s.phases);
-    let mut stored = stored.into_iter().peekable();
-    let mut phases = Vec::with_capacity(catalogued.len());
-    for (i, phase) in catalogued.iter().enumerate() {
-        match stored.next_if(|(idx, _)| *idx == i as i64) {
-            Some((_, row)) => phases.push(row),
-            None => phases.push(PhaseView::pending(phase.name, phase.needs_input)),
+        if p.opt_int("p_idx")?.is_none() {
+            continue; // a flow without phase rows: the LEFT JOIN's one empty match
         }
+        phases.push(PhaseView {
+            name: p.text("p_name")?,
+            status: p.text("p_status")?,
+            needs_input: p.bool("p_needs_input")?,
+            attempts: p.int("p_attempts")?,
+            started_at: p.opt_ts("p_started_at")?,
+            completed_at: p.opt_ts("p_completed_at")?,
+            duration_ms: p.opt_int("p_duration_ms")?,
+            output: p.opt_json("p_output")?,
+            error: p.opt_text("p_error")?,
+        });
     }
-    // Rows the catalogue no longer lists (none unless a type lost phases): kept, in order.
-    phases.extend(stored.map(|(_, row)| row));
-    phases
+    flow_from_row(first, phases).map(Some)
 }
 
 /// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
@@ -195,12 +173,13 @@ impl From<StoreError> for CreateError {
 }
 
 /// PostgreSQL's create: one statement (`migrations/postgres/0006_create_flow_function.sql`)
-/// that sets the tenant, inserts the flow and its `created` event, and answers with the
-/// flow as stored (no phase has a row yet: see [`with_pending`]).
+/// that sets the tenant, inserts the flow, its phases and its `created` event, and answers
+/// with the rows as stored.
 const CREATE_FLOW_PG: &str =
-    "SELECT * FROM flowgate_api.create_flow($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    "SELECT * FROM flowgate_api.create_flow($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-/// Inserts the flow and its `created` event, or replays an idempotent request. On PostgreSQL a create without `Idempotency-Key` is one statement with no
+/// Inserts the flow, one row per phase and its `created` event, or replays an idempotent
+/// request. On PostgreSQL a create without `Idempotency-Key` is one statement with no
 /// transaction; with a key, the lookup and the insert share one transaction.
 pub(crate) async fn create_flow(
     db: &Db,
@@ -253,6 +232,12 @@ fn created(rows: &[Row]) -> Result<Created, CreateError> {
 
 fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) -> Vec<P> {
     let (key, hash) = new.idempotency.clone().unzip();
+    let phases: Vec<Value> = new
+        .spec
+        .phases
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "needs_input": p.needs_input}))
+        .collect();
     vec![
         scope.account.into(),
         scope.engagement.into(),
@@ -265,10 +250,11 @@ fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) 
         key.into(),
         hash.into(),
         now.into(),
+        Value::Array(phases).into(),
     ]
 }
 
-/// SQLite's create: the same rows as PostgreSQL's function, one statement each.
+/// SQLite's create: the same rows as PostgreSQL's function, statement by statement.
 async fn insert_steps(
     tx: &mut Tx,
     id: Uuid,
@@ -277,7 +263,8 @@ async fn insert_steps(
     new: &NewFlow,
 ) -> Result<Created, CreateError> {
     let (key, hash) = new.idempotency.clone().unzip();
-    let params: Vec<P> = vec![
+    // $1..$11: the flow; then three per phase row.
+    let mut params: Vec<P> = vec![
         id.into(),
         scope.account.into(),
         scope.engagement.into(),
@@ -298,6 +285,28 @@ async fn insert_steps(
         &params,
     )
     .await?;
+    let mut phase_rows = Vec::with_capacity(new.spec.phases.len());
+    for (i, phase) in new.spec.phases.iter().enumerate() {
+        params.extend([
+            P::Int(i as i64),
+            phase.name.into(),
+            phase.needs_input.into(),
+        ]);
+        let n = params.len();
+        phase_rows.push(format!(
+            "($1, $2, ${}, ${}, 'pending', ${})",
+            n - 2,
+            n - 1,
+            n
+        ));
+    }
+    if !phase_rows.is_empty() {
+        let insert_phases = format!(
+            "INSERT INTO flow_phases (flow_id, client_account_id, idx, name, status, needs_input) VALUES {}",
+            phase_rows.join(", ")
+        );
+        tx.execute(&insert_phases, &params).await?;
+    }
     append_event(
         tx,
         id,
@@ -396,52 +405,4 @@ pub(crate) async fn list_flows(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok((items, more))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_pending;
-    use crate::domain::catalogue;
-    use crate::domain::PhaseView;
-
-    fn started(name: &str) -> PhaseView {
-        PhaseView {
-            status: "running".to_string(),
-            attempts: 1,
-            ..PhaseView::pending(name, false)
-        }
-    }
-
-    /// Phases without a row are the catalogue's, pending, in their places; rows win; a row
-    /// past the catalogue's end is kept last.
-    #[test]
-    fn phases_without_a_row_are_pending_in_catalogue_order() {
-        let spec = catalogue::flow_type("execution").expect("a flow type");
-        let n = spec.phases.len() as i64;
-        let stored = vec![
-            (1, started(spec.phases[1].name)),
-            (n, started("retired phase")),
-        ];
-        let phases = with_pending(Some(spec), stored);
-        let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
-        let mut expected: Vec<&str> = spec.phases.iter().map(|p| p.name).collect();
-        expected.push("retired phase");
-        assert_eq!(names, expected);
-        let statuses: Vec<&str> = phases.iter().map(|p| p.status.as_str()).collect();
-        assert_eq!(statuses[0], "pending");
-        assert_eq!(statuses[1], "running");
-        assert!(statuses[2..spec.phases.len()]
-            .iter()
-            .all(|s| *s == "pending"));
-        for (phase, catalogued) in phases.iter().zip(spec.phases) {
-            if phase.status == "pending" {
-                assert_eq!(phase.needs_input, catalogued.needs_input, "{}", phase.name);
-                assert_eq!(phase.attempts, 0);
-            }
-        }
-        assert!(
-            spec.phases.iter().any(|p| p.needs_input),
-            "a type with an approval"
-        );
-    }
 }
