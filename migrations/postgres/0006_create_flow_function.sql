@@ -22,7 +22,7 @@ CREATE TRIGGER flows_notify_runnable
 GRANT CREATE ON SCHEMA flowgate_api TO flowgate_app;
 
 CREATE FUNCTION flowgate_api.create_flow(
-    new_account uuid, new_engagement uuid, new_id uuid, new_flow_type text,
+    new_id uuid, new_account uuid, new_engagement uuid, new_flow_type text,
     new_flow_name text, new_configuration jsonb, new_initial_data jsonb, new_metadata jsonb,
     new_idempotency_key text, new_request_hash text, new_at timestamptz, new_phases jsonb)
 RETURNS TABLE (

@@ -230,18 +230,13 @@ fn created(rows: &[Row]) -> Result<Created, CreateError> {
     Ok(Created::New(Box::new(flow)))
 }
 
-fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) -> Vec<P> {
+/// The flow row's values, `$1..$11` of both backends' inserts.
+fn flow_params(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) -> Vec<P> {
     let (key, hash) = new.idempotency.clone().unzip();
-    let phases: Vec<Value> = new
-        .spec
-        .phases
-        .iter()
-        .map(|p| serde_json::json!({"name": p.name, "needs_input": p.needs_input}))
-        .collect();
     vec![
+        id.into(),
         scope.account.into(),
         scope.engagement.into(),
-        id.into(),
         new.spec.flow_type.into(),
         new.flow_name.clone().into(),
         new.configuration.clone().into(),
@@ -250,8 +245,20 @@ fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) 
         key.into(),
         hash.into(),
         now.into(),
-        Value::Array(phases).into(),
     ]
+}
+
+/// The function's parameters: the flow row's, then its phases (`$12`).
+fn create_params_pg(id: Uuid, now: DateTime<Utc>, scope: &Scope, new: &NewFlow) -> Vec<P> {
+    let phases: Vec<Value> = new
+        .spec
+        .phases
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "needs_input": p.needs_input}))
+        .collect();
+    let mut params = flow_params(id, now, scope, new);
+    params.push(Value::Array(phases).into());
+    params
 }
 
 /// SQLite's create: the same rows as PostgreSQL's function, statement by statement.
@@ -262,21 +269,8 @@ async fn insert_steps(
     scope: &Scope,
     new: &NewFlow,
 ) -> Result<Created, CreateError> {
-    let (key, hash) = new.idempotency.clone().unzip();
     // $1..$11: the flow; then three per phase row.
-    let mut params: Vec<P> = vec![
-        id.into(),
-        scope.account.into(),
-        scope.engagement.into(),
-        new.spec.flow_type.into(),
-        new.flow_name.clone().into(),
-        new.configuration.clone().into(),
-        new.initial_data.clone().into(),
-        new.metadata.clone().into(),
-        key.into(),
-        hash.into(),
-        now.into(),
-    ];
+    let mut params = flow_params(id, now, scope, new);
     tx.execute(
         "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, \
          flow_name, status, current_phase_index, configuration, initial_data, metadata, \
