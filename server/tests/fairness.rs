@@ -268,19 +268,7 @@ async fn the_hand_off_yields_to_another_tenant(h: &Harness) {
         .await;
     let started = std::time::Instant::now();
     let b_done = loop {
-        let events: Vec<Value> = h
-            .client
-            .get(h.url(&format!("/api/v1/flows/{b_id}/events")))
-            .bearer_auth(&b_key)
-            .send()
-            .await
-            .expect("b's events")
-            .json::<Value>()
-            .await
-            .expect("body")["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let events = h.events_as(&b_id, &b_key).await;
         if let Some(done) = events
             .iter()
             .find(|e| e["kind"] == "status_changed" && e["to_status"] == "completed")
@@ -306,10 +294,29 @@ async fn the_hand_off_yields_to_another_tenant(h: &Harness) {
         mapping_starts.push(at(start));
     }
     let last_mapping = mapping_starts.into_iter().max().expect("two flows");
-    assert!(
-        b_done <= last_mapping,
-        "b's flow completed at {b_done}, after both of a's next phases started (last {last_mapping})"
-    );
+    if b_done > last_mapping {
+        let mut timeline = Vec::new();
+        for (who, id, key) in [
+            ("a1", &a_flows[0], &h.key),
+            ("a2", &a_flows[1], &h.key),
+            ("b", &b_id, &b_key),
+        ] {
+            for e in h.events_as(id, key).await {
+                timeline.push(format!(
+                    "{} {who} {} {} {}",
+                    e["at"].as_str().unwrap_or(""),
+                    e["kind"].as_str().unwrap_or(""),
+                    e["phase"].as_str().unwrap_or(""),
+                    e["detail"]
+                ));
+            }
+        }
+        timeline.sort();
+        panic!(
+            "b's flow completed at {b_done}, after both of a's next phases started (last {last_mapping}):\n{}",
+            timeline.join("\n")
+        );
+    }
 }
 
 fn at(event: &Value) -> chrono::DateTime<chrono::FixedOffset> {

@@ -119,7 +119,7 @@ fn others_waiting(pg: bool) -> String {
 /// flow's last event number (`last`). Parameters as [`completion_params`].
 const DONE_PG: &str = "done AS (UPDATE flow_phases p SET status = 'completed', output = $8, \
      completed_at = $5, duration_ms = $9, error = NULL FROM adv \
-     WHERE p.flow_id = adv.id AND p.idx = $4 RETURNING p.idx), \
+     WHERE p.flow_id = adv.id AND p.idx = $4), \
      last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1)";
 
 /// PostgreSQL: the start of the `events` CTE, appending `phase_completed` after `last`;

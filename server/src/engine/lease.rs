@@ -181,7 +181,9 @@ pub(crate) async fn claim(
     // PostgreSQL concurrent claims re-check before they commit (`within_cap_pg`).
     let cap = fairness.cap();
     let mut row = None;
-    for account in fairness.order(&candidates) {
+    // Held until this claim has committed (see `fair`).
+    let mut turn = fairness.turn(&candidates);
+    while let Some(account) = turn.next_account() {
         let mut params = clock_param.clone();
         params.push(account.into());
         row = tx
@@ -203,7 +205,7 @@ pub(crate) async fn claim(
             )
             .await?;
         if row.is_some() {
-            fairness.served(account);
+            turn.served();
             break;
         }
     }
@@ -391,7 +393,7 @@ async fn start_phase(
                   fencing_token = fencing_token + 1, version = version + $4, updated_at = $5 \
                   WHERE id = $1 RETURNING fencing_token), \
                  ph AS (UPDATE flow_phases SET status = 'running', attempts = $7, started_at = $5, \
-                  error = NULL WHERE flow_id = $1 AND idx = $6 RETURNING idx), \
+                  error = NULL WHERE flow_id = $1 AND idx = $6), \
                  last AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM flow_events WHERE flow_id = $1), \
                  events AS (INSERT INTO flow_events (flow_id, client_account_id, seq, at, kind, \
                   from_status, to_status, phase, detail) \
@@ -862,26 +864,25 @@ pub(crate) struct Gauges {
 pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
     let mut tx = Tx::begin(db, false).await?;
     let now = sql::now();
-    let depth = if tx.is_postgres() {
-        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
-        tx.fetch_optional(
-            &format!(
-                "SELECT COUNT(*) AS n FROM flows f WHERE {}",
-                claimable_sql("f", "now()")
-            ),
-            &[],
-        )
-        .await?
+    // As in the claim: PostgreSQL reads its own clock, SQLite is given the process's.
+    let pg = tx.is_postgres();
+    let (clock, params): (&str, Vec<P>) = if pg {
+        ("now()", vec![])
     } else {
-        tx.fetch_optional(
+        ("$1", vec![now.into()])
+    };
+    if pg {
+        tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
+    }
+    let depth = tx
+        .fetch_optional(
             &format!(
                 "SELECT COUNT(*) AS n FROM flows f WHERE {}",
-                claimable_sql("f", "$1")
+                claimable_sql("f", clock)
             ),
-            &[now.into()],
+            &params,
         )
-        .await?
-    };
+        .await?;
     let queue_depth = match depth {
         Some(r) => r.int("n")?,
         None => 0,

@@ -105,10 +105,11 @@ pub(crate) async fn load_flow(
     flow_from_rows(&rows)
 }
 
-/// Reads one live (not deleted) flow of the scope with its phases, on its own. PostgreSQL: one statement and no transaction — the function
-/// `flowgate_api.read_flow` runs as `flowgate_app` (row-level security applies), sets the
-/// tenant, then reads (`migrations/postgres/0005_read_flow_function.sql`). SQLite: the
-/// same query in a read transaction.
+/// Reads one live (not deleted) flow of the scope with its phases, on its own.
+/// PostgreSQL: one statement and no transaction — the function `flowgate_api.read_flow`
+/// runs as `flowgate_app` (row-level security applies), sets the tenant, then reads
+/// (`migrations/postgres/0005_read_flow_function.sql`). SQLite: the same query in a read
+/// transaction.
 pub(crate) async fn read_flow(
     db: &Db,
     scope: &Scope,
@@ -212,15 +213,14 @@ pub(crate) async fn create_flow(
             return Ok(Created::Replayed(Box::new(flow)));
         }
     }
-    let result = if tx.is_postgres() {
+    let created = if tx.is_postgres() {
         let rows = tx
             .fetch_all(CREATE_FLOW_PG, &create_params_pg(id, now, scope, new))
             .await?;
-        created(&rows)
+        created(&rows)?
     } else {
-        insert_steps(&mut tx, id, now, scope, new).await
+        insert_steps(&mut tx, id, now, scope, new).await?
     };
-    let created = result?;
     tx.commit().await?;
     Ok(created)
 }

@@ -120,17 +120,22 @@ impl Harness {
     ) -> String {
         let body = json!({"flow_type": flow_type, "flow_name": format!("{flow_type} test"),
                           "configuration": configuration, "initial_data": initial_data});
+        self.create_with_key(&self.key, &body).await
+    }
+
+    /// POSTs `body` as a new flow with `key`; asserts 201 and returns the flow's id.
+    async fn create_with_key(&self, key: &str, body: &Value) -> String {
         let r = self
             .client
             .post(self.url("/api/v1/flows"))
-            .bearer_auth(&self.key)
-            .json(&body)
+            .bearer_auth(key)
+            .json(body)
             .send()
             .await
             .expect("create request");
         let status = r.status();
         let v: Value = r.json().await.expect("create body");
-        assert_eq!(status.as_u16(), 201, "create {flow_type}: {v}");
+        assert_eq!(status.as_u16(), 201, "create {body}: {v}");
         v["flow_id"].as_str().expect("flow_id").to_string()
     }
 
@@ -151,17 +156,7 @@ impl Harness {
         let b = flowgate_server::provision_tenant(&self.server.db, "tenant b", &[])
             .await
             .expect("tenant b");
-        let r = self
-            .client
-            .post(self.url("/api/v1/flows"))
-            .bearer_auth(&b.api_key)
-            .json(&body)
-            .send()
-            .await
-            .expect("create as b");
-        assert_eq!(r.status().as_u16(), 201);
-        let v: Value = r.json().await.expect("body");
-        let id = v["flow_id"].as_str().expect("flow_id").to_string();
+        let id = self.create_with_key(&b.api_key, &body).await;
         (b.api_key, id)
     }
 
@@ -192,10 +187,15 @@ impl Harness {
     }
 
     pub async fn events(&self, id: &str) -> Vec<Value> {
+        self.events_as(id, &self.key).await
+    }
+
+    /// The flow's events, read with `key` (another tenant's flow).
+    pub async fn events_as(&self, id: &str, key: &str) -> Vec<Value> {
         let r = self
             .client
             .get(self.url(&format!("/api/v1/flows/{id}/events")))
-            .bearer_auth(&self.key)
+            .bearer_auth(key)
             .send()
             .await
             .expect("events request");
