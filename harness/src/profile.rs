@@ -260,6 +260,16 @@ impl Profile {
             .unwrap_or(Duration::from_secs(30))
     }
 
+    /// Most re-sends of a request answered 429, and most time it may wait in all
+    /// (`throttling`; 20 and 60 s unless the profile says).
+    pub fn throttling(&self) -> (u32, Duration) {
+        let t = &self.spec.throttling;
+        (
+            t.retries.unwrap_or(20),
+            t.max_wait.map(|d| d.0).unwrap_or(Duration::from_secs(60)),
+        )
+    }
+
     /// The URL probed for reachability and readiness: `health_path`, else `base_url`.
     pub fn health_url(&self) -> String {
         match &self.spec.health_path {

@@ -674,3 +674,51 @@ async fn example_fixtures_pass_against_the_test_app() {
         vec!["concurrency", "flow_lifecycle", "health", "isolation"]
     );
 }
+
+/// A 429 the step does not expect is waited out as its `Retry-After` says (seconds, an
+/// HTTP date, or absent: 1 s) and the request sent again; every answer is kept. A step
+/// that expects 429 sees it; a `Retry-After` past the profile's `throttling.max_wait`
+/// (60 s by default) is not waited for.
+#[tokio::test]
+async fn a_429_is_waited_out_unless_expected() {
+    let statuses = |r: &ScenarioResult| -> Vec<Option<u16>> {
+        r.steps[0].exchanges.iter().map(|e| e.status).collect()
+    };
+    let create = |path: &str, status: u16| {
+        scenario(&format!(
+            "  - name: create\n    request: {{ method: POST, path: {path}, json: {{}} }}\n    expect: {{ status: {status} }}\n"
+        ))
+    };
+    let r = run_one(&create("/throttled/a/2/0", 201)).await;
+    assert_eq!(r.outcome, Outcome::Passed, "{:#?}", r.steps);
+    assert_eq!(statuses(&r), [Some(429), Some(429), Some(201)]);
+    let summary = r.steps[0].summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("after 2 answer(s) 429 waited out"),
+        "{summary}"
+    );
+
+    let started = std::time::Instant::now();
+    for path in ["/throttled/b/1/none", "/throttled/c/1/date"] {
+        let r = run_one(&create(path, 201)).await;
+        assert_eq!(r.outcome, Outcome::Passed, "{path}: {:#?}", r.steps);
+        assert_eq!(statuses(&r), [Some(429), Some(201)], "{path}");
+    }
+    // The date is to the second: only the absent header's 1 s is certain.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+
+    let r = run_one(&create("/throttled/d/1/0", 429)).await;
+    assert_eq!(r.outcome, Outcome::Passed, "{:#?}", r.steps);
+    assert_eq!(statuses(&r), [Some(429)]);
+
+    let started = std::time::Instant::now();
+    let r = run_one(&create("/throttled/e/1/120", 201)).await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(statuses(&r), [Some(429)]);
+    assert!(
+        failure_message(&r).contains("429"),
+        "{}",
+        failure_message(&r)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

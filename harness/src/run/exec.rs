@@ -21,22 +21,22 @@ pub(crate) struct Exec<'a> {
 pub(crate) struct Sent {
     pub(crate) req: PreparedRequest,
     pub(crate) resp: Result<ResponseData, String>,
+    /// The answers 429 that came before `resp`, each waited out (see `throttling`).
+    pub(crate) throttled: Vec<Exchange>,
 }
 
 impl Sent {
+    /// The final answer's exchange.
     pub(crate) fn exchange(&self) -> Exchange {
-        Exchange {
-            method: self.req.method.to_string(),
-            url: self.req.url.clone(),
-            status: self.resp.as_ref().ok().map(|r| r.status),
-            duration_ms: self
-                .resp
-                .as_ref()
-                .map(|r| r.duration.as_secs_f64() * 1000.0)
-                .unwrap_or(0.0),
-            identity: self.req.identity.clone(),
-            redirected_to: self.resp.as_ref().ok().and_then(|r| r.final_url.clone()),
-        }
+        exchange_of(&self.req, &self.resp)
+    }
+
+    /// Every exchange, the throttled ones first.
+    pub(crate) fn exchanges(&self) -> impl Iterator<Item = Exchange> + '_ {
+        self.throttled
+            .iter()
+            .cloned()
+            .chain(std::iter::once(self.exchange()))
     }
 
     pub(crate) fn failure(&self, m: Mismatch) -> Failure {
@@ -54,6 +54,48 @@ impl Sent {
                 .ok()
                 .map(|r| excerpt(&r.body, EXCERPT_BYTES)),
             curl: Some(self.req.curl()),
+        }
+    }
+}
+
+fn exchange_of(req: &PreparedRequest, resp: &Result<ResponseData, String>) -> Exchange {
+    Exchange {
+        method: req.method.to_string(),
+        url: req.url.clone(),
+        status: resp.as_ref().ok().map(|r| r.status),
+        duration_ms: resp
+            .as_ref()
+            .map(|r| r.duration.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0),
+        identity: req.identity.clone(),
+        redirected_to: resp.as_ref().ok().and_then(|r| r.final_url.clone()),
+    }
+}
+
+/// What a step's `expect.status` admits that the harness would otherwise treat apart.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Expecting {
+    /// A 5xx (the property checks then do not count it against the target).
+    pub(crate) server_error: bool,
+    /// A 429 (it is then the answer, not waited out and sent again).
+    pub(crate) too_many_requests: bool,
+}
+
+impl Expecting {
+    pub(crate) fn of(expect: Option<&Expect>) -> Self {
+        let admits = |p: &dyn Fn(u16) -> bool| {
+            expect
+                .and_then(|e| e.status.as_ref())
+                .is_some_and(|s| match s {
+                    StatusSpec::One(c) => p(*c),
+                    StatusSpec::Any(cs) => cs.iter().any(|c| p(*c)),
+                    // Known only once the template is expanded: assume it may.
+                    StatusSpec::Template(_) => true,
+                })
+        };
+        Expecting {
+            server_error: admits(&|c| c >= 500),
+            too_many_requests: admits(&|c| c == 429),
         }
     }
 }
@@ -251,7 +293,7 @@ impl<'a> Exec<'a> {
         spec: &RequestSpec,
         vars: &Vars,
         identity: Option<&str>,
-        expects_5xx: bool,
+        expecting: Expecting,
     ) -> Result<Sent, Failure> {
         let req = prepare_request(spec, vars, self.profile, identity).map_err(|e| Failure {
             message: format!("cannot build the request: {e}"),
@@ -260,27 +302,74 @@ impl<'a> Exec<'a> {
             response_excerpt: None,
             curl: None,
         })?;
-        let sent_ms = self.history.now_ms();
-        let resp = send(&self.client, &req).await.map_err(|e| e.message);
         let scopes = properties::scopes_of(
             self.profile,
             req.identity.as_deref().unwrap_or_default(),
             !spec.headers.is_empty(),
             &req.headers,
         );
+        let (retries, max_wait) = self.profile.throttling();
+        let mut throttled = Vec::new();
+        let mut waited = Duration::ZERO;
+        loop {
+            let sent_ms = self.history.now_ms();
+            let resp = send(&self.client, &req).await.map_err(|e| e.message);
+            self.observe(&req, &resp, &scopes, sent_ms, expecting.server_error);
+            let wait = match &resp {
+                Ok(r) if !expecting.too_many_requests && throttled.len() < retries as usize => {
+                    http::throttled_for(r, throttled.len() as u32, std::time::SystemTime::now())
+                        .filter(|w| waited + *w <= max_wait)
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else {
+                if let Ok(r) = &resp {
+                    if let Some(c) = cleanup::created_by(self.profile, &req, r, scopes) {
+                        if let Ok(mut list) = self.created.lock() {
+                            list.push(c);
+                        }
+                    }
+                }
+                return Ok(Sent {
+                    req,
+                    resp,
+                    throttled,
+                });
+            };
+            throttled.push(exchange_of(&req, &resp));
+            // Up to a quarter more (at most 1 s), at random: the copies of a parallel
+            // step refused together do not all come back in the same instant.
+            let jitter = wait
+                .min(Duration::from_secs(4))
+                .mul_f64(rand::random_range(0.0..=0.25));
+            let wait = (wait + jitter).min(max_wait.saturating_sub(waited));
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
+
+    /// Records one answer (or transport error) in the run's history and API coverage.
+    fn observe(
+        &self,
+        req: &PreparedRequest,
+        resp: &Result<ResponseData, String>,
+        scopes: &[String],
+        sent_ms: f64,
+        expected_5xx: bool,
+    ) {
         if self.history.enabled() {
             self.history.record(history::Observation {
                 seq: 0,
                 scenario: self.scenario_id.clone(),
                 identity: req.identity.clone().unwrap_or_default(),
-                scopes: scopes.clone(),
+                scopes: scopes.to_vec(),
                 method: req.method.to_string(),
                 path: relative_path(self.profile, &req.url),
                 started_ms: sent_ms,
                 ended_ms: self.history.now_ms(),
                 status: resp.as_ref().ok().map(|r| r.status),
                 content_type: resp.as_ref().ok().and_then(ResponseData::content_type),
-                expected_5xx: expects_5xx,
+                expected_5xx,
                 request: req
                     .body
                     .as_deref()
@@ -288,24 +377,16 @@ impl<'a> Exec<'a> {
                 response: resp.as_ref().ok().and_then(|r| r.json()),
             });
         }
-        if let Ok(r) = &resp {
-            // Kept only for the API coverage, which needs the profile's document.
-            if self.profile.spec.openapi_path.is_some() {
-                if let Ok(mut a) = self.answered.lock() {
-                    a.push(coverage::Answered {
-                        method: req.method.to_string(),
-                        url: req.url.clone(),
-                        status: r.status,
-                    });
-                }
-            }
-            if let Some(c) = cleanup::created_by(self.profile, &req, r, scopes) {
-                if let Ok(mut list) = self.created.lock() {
-                    list.push(c);
-                }
+        // Kept only for the API coverage, which needs the profile's document.
+        if let (Ok(r), Some(_)) = (resp, &self.profile.spec.openapi_path) {
+            if let Ok(mut a) = self.answered.lock() {
+                a.push(coverage::Answered {
+                    method: req.method.to_string(),
+                    url: req.url.clone(),
+                    status: r.status,
+                });
             }
         }
-        Ok(Sent { req, resp })
     }
 
     pub(crate) fn transport_failure(sent: &Sent, message: &str) -> Failure {
@@ -348,14 +429,10 @@ impl<'a> Exec<'a> {
         vars: &mut Vars,
         identity: Option<&str>,
     ) -> Option<ResponseData> {
-        let expects_5xx = expect
-            .and_then(|e| e.status.as_ref())
-            .is_some_and(|s| match s {
-                StatusSpec::One(c) => *c >= 500,
-                StatusSpec::Any(cs) => cs.iter().any(|c| *c >= 500),
-                StatusSpec::Template(_) => true,
-            });
-        let sent = match self.send_spec(spec, vars, identity, expects_5xx).await {
+        let sent = match self
+            .send_spec(spec, vars, identity, Expecting::of(expect))
+            .await
+        {
             Ok(s) => s,
             Err(f) => {
                 r.outcome = Outcome::Error;
@@ -364,7 +441,7 @@ impl<'a> Exec<'a> {
                 return None;
             }
         };
-        r.exchanges.push(sent.exchange());
+        r.exchanges.extend(sent.exchanges());
         let resp = match &sent.resp {
             Ok(resp) => resp.clone(),
             Err(msg) => {
@@ -375,8 +452,12 @@ impl<'a> Exec<'a> {
                 return None;
             }
         };
+        let throttled = match sent.throttled.len() {
+            0 => String::new(),
+            n => format!(" (after {n} answer(s) 429 waited out)"),
+        };
         r.summary = Some(format!(
-            "{} in {} ms",
+            "{} in {} ms{throttled}",
             resp.status,
             resp.duration.as_millis()
         ));

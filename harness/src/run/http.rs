@@ -293,6 +293,29 @@ async fn send_once(
     })
 }
 
+/// How long to wait before sending again a request answered `resp`: `Some` only for a
+/// 429. Its `Retry-After` in seconds or as an HTTP date (past: no wait); without a
+/// usable one, 1 s doubling with each earlier re-send (`attempt` of them).
+pub(crate) fn throttled_for(
+    resp: &ResponseData,
+    attempt: u32,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
+    if resp.status != 429 {
+        return None;
+    }
+    let said = resp.header("retry-after").and_then(|v| {
+        let v = v.trim();
+        match v.parse::<u64>() {
+            Ok(seconds) => Some(Duration::from_secs(seconds)),
+            Err(_) => httpdate::parse_http_date(v)
+                .ok()
+                .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)),
+        }
+    });
+    Some(said.unwrap_or_else(|| Duration::from_secs(1u64 << attempt.min(10))))
+}
+
 /// The start of a body, at most `cap` bytes, cut at a character boundary.
 pub fn excerpt(body: &[u8], cap: usize) -> String {
     let text = String::from_utf8_lossy(body);
@@ -317,4 +340,38 @@ pub fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn answer(status: u16, retry_after: Option<&str>) -> ResponseData {
+        ResponseData {
+            status,
+            headers: retry_after
+                .map(|v| vec![("retry-after".to_string(), v.to_string())])
+                .unwrap_or_default(),
+            body: Vec::new(),
+            duration: Duration::ZERO,
+            final_url: None,
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date_else_doubling_from_one_second() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let wait = |status, v, attempt| throttled_for(&answer(status, v), attempt, now);
+        assert_eq!(wait(200, Some("3"), 0), None);
+        assert_eq!(wait(503, Some("3"), 0), None);
+        assert_eq!(wait(429, Some(" 3 "), 0), Some(Duration::from_secs(3)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(wait(429, Some(&later), 0), Some(Duration::from_secs(7)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(wait(429, Some(&past), 0), Some(Duration::ZERO));
+        assert_eq!(wait(429, None, 0), Some(Duration::from_secs(1)));
+        assert_eq!(wait(429, Some("soon"), 2), Some(Duration::from_secs(4)));
+        assert_eq!(wait(429, None, 40), Some(Duration::from_secs(1024)));
+    }
 }

@@ -21,7 +21,7 @@ pub use mask::mask_scenario;
 pub use poll::{PollMachine, PollStep, PollTracker};
 pub use probe::probe_target;
 
-use exec::{Exec, Turn};
+use exec::{Exec, Expecting, Turn};
 use probe::{probe_with, unprobed_target};
 use result::*;
 

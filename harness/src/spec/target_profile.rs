@@ -34,6 +34,10 @@ pub struct ProfileSpec {
     pub variables: Map<String, Value>,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// How a step treats a `429 Too Many Requests` it did not expect: wait as its
+    /// `Retry-After` says and send again, within these bounds.
+    #[serde(default)]
+    pub throttling: Throttling,
     #[serde(default)]
     pub state_machines: BTreeMap<String, StateMachine>,
     /// Follow 3xx answers (up to 10) instead of checking them (default false: a redirect
@@ -227,6 +231,23 @@ pub struct Timeouts {
     /// Default 30s.
     #[serde(default)]
     pub poll: Option<Dur>,
+}
+
+/// A request answered 429 that its step does not expect is sent again after the
+/// `Retry-After` delay (seconds or an HTTP date; absent: 1 s, doubling), as a client of a
+/// rate-limited API must; each answer is recorded. A step that expects 429 sees it.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Throttling {
+    /// Most re-sends of one request (default 20; 0: a 429 is an answer like any other).
+    /// Fifty copies of a create refused together by a target that takes 5 a second need
+    /// about ten each.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Most time one request may wait in all (default 60s); a `Retry-After` beyond what
+    /// is left ends the retries, and the 429 is the answer.
+    #[serde(default)]
+    pub max_wait: Option<Dur>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -27,6 +27,7 @@ struct AppState {
     flows: Mutex<HashMap<String, Flow>>,
     once: Mutex<HashMap<String, u32>>,
     counter: Mutex<u64>,
+    throttled: Mutex<HashMap<String, u32>>,
 }
 
 type Shared = Arc<AppState>;
@@ -207,6 +208,40 @@ async fn once(State(s): State<Shared>, Path(key): Path<String>) -> Response {
     }
 }
 
+/// The first `n` requests of `key` are answered 429 with `Retry-After: {after}` (`none`:
+/// without the header; `date`: an HTTP date one second ahead), the next 201.
+async fn throttled(
+    State(s): State<Shared>,
+    Path((key, n, after)): Path<(String, u32, String)>,
+) -> Response {
+    let seen = {
+        let mut m = s.throttled.lock().unwrap();
+        let seen = m.entry(key.clone()).or_insert(0);
+        *seen += 1;
+        *seen
+    };
+    if seen > n {
+        return (
+            StatusCode::CREATED,
+            Json(json!({"id": key, "after": seen - 1})),
+        )
+            .into_response();
+    }
+    let mut r = problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let value = match after.as_str() {
+        "none" => None,
+        "date" => Some(httpdate::fmt_http_date(
+            std::time::SystemTime::now() + std::time::Duration::from_secs(1),
+        )),
+        seconds => Some(seconds.to_string()),
+    };
+    if let Some(v) = value {
+        r.headers_mut()
+            .insert("retry-after", v.parse().expect("header value"));
+    }
+    r
+}
+
 async fn counter(State(s): State<Shared>) -> Json<Value> {
     let mut c = s.counter.lock().unwrap();
     *c += 1;
@@ -247,6 +282,7 @@ pub async fn start_app() -> String {
         .route("/echo", get(echo).post(echo))
         .route("/once/{key}", post(once))
         .route("/counter", post(counter))
+        .route("/throttled/{key}/{n}/{after}", post(throttled))
         .route("/slow", get(slow))
         .route("/text", get(text))
         .route("/hang", get(hang))

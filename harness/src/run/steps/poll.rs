@@ -23,7 +23,10 @@ impl Exec<'_> {
         let mut machine =
             PollMachine::new(poll, self.profile, step.capture.as_ref(), interval, timeout);
         loop {
-            let sent = match self.send_spec(&poll.request, vars, identity, false).await {
+            let sent = match self
+                .send_spec(&poll.request, vars, identity, Expecting::default())
+                .await
+            {
                 Ok(s) => s,
                 Err(f) => {
                     r.outcome = Outcome::Error;
@@ -32,7 +35,9 @@ impl Exec<'_> {
                     break;
                 }
             };
-            push_exchange(&mut r.exchanges, sent.exchange(), machine.attempts());
+            for e in sent.exchanges() {
+                push_exchange(&mut r.exchanges, e, machine.attempts());
+            }
             let resp = match &sent.resp {
                 Ok(x) => x,
                 Err(msg) => {
