@@ -11,7 +11,7 @@
 //! count does not change, so the per-account cap holds.
 
 use super::lease::{
-    self, claimable_sql, completed_detail, fault_history, lease_ms, record_completed,
+    self, completed_detail, fault_history, lease_ms, one_claimable_sql, record_completed,
     record_started, simulates, Claimed, Committed, PhaseStart, FENCE,
 };
 use crate::domain::catalogue;
@@ -98,19 +98,18 @@ pub(super) async fn complete_and_start(
 /// SQL: "another account than `$6` has a claimable flow" (now; `$5` on SQLite). One index
 /// probe per account on PostgreSQL (as in the claim's candidates query); SQLite has no
 /// LATERAL and runs the correlated EXISTS as probes.
-fn others_waiting(pg: bool) -> String {
+pub(super) fn others_waiting(pg: bool) -> String {
     if pg {
         format!(
-            "SELECT EXISTS (SELECT 1 FROM client_accounts a CROSS JOIN LATERAL \
-             (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND {} LIMIT 1) x \
+            "SELECT EXISTS (SELECT 1 FROM client_accounts a CROSS JOIN LATERAL {} x \
              WHERE a.id <> $6) AS waiting",
-            claimable_sql("w", "now()")
+            one_claimable_sql("a.id", "now()")
         )
     } else {
         format!(
-            "SELECT EXISTS (SELECT 1 FROM client_accounts a WHERE a.id <> $6 AND EXISTS \
-             (SELECT 1 FROM flows w WHERE w.client_account_id = a.id AND {})) AS waiting",
-            claimable_sql("w", "$5")
+            "SELECT EXISTS (SELECT 1 FROM client_accounts a WHERE a.id <> $6 AND EXISTS {}) \
+             AS waiting",
+            one_claimable_sql("a.id", "$5")
         )
     }
 }

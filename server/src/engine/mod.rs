@@ -17,6 +17,8 @@ mod fair;
 mod handoff;
 mod lease;
 mod metrics;
+#[cfg(test)]
+mod plan_tests;
 pub(crate) mod port;
 mod worker;
 

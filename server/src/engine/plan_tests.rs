@@ -1,0 +1,91 @@
+//! The engine's per-claim probes stay index probes on PostgreSQL whatever the statistics
+//! say: planned after an ANALYZE taken while every flow was runnable, with most of them
+//! finished since, a probe without its ORDER BY became a sequential scan reading past every
+//! finished flow on each claim (1 700 rows per claim on average in `bench/engine.sh`).
+
+use super::handoff::others_waiting;
+use super::lease::candidates_sql;
+use crate::store::db::Db;
+use crate::store::sql;
+use serde_json::Value;
+
+/// Every (node type, relation) of an `EXPLAIN (FORMAT JSON)` plan.
+fn scans(plan: &Value, out: &mut Vec<(String, String)>) {
+    if let Some(node) = plan.get("Node Type").and_then(Value::as_str) {
+        let relation = plan
+            .get("Relation Name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        out.push((node.to_string(), relation.to_string()));
+    }
+    for child in plan
+        .get("Plans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        scans(child, out);
+    }
+}
+
+async fn plan_of(db: &Db, query: &str) -> Vec<(String, String)> {
+    let row = sql::fetch_optional(db, &format!("EXPLAIN (FORMAT JSON) {query}"), &[])
+        .await
+        .expect("explain")
+        .expect("a plan");
+    let doc = row.json("QUERY PLAN").expect("json plan");
+    let mut out = Vec::new();
+    scans(&doc[0]["Plan"], &mut out);
+    out
+}
+
+#[tokio::test]
+async fn the_claim_probes_do_not_scan_the_flows_table() {
+    let Some(test_db) = flowgate_testkit::TestDatabase::create("flowgate_unit").await else {
+        return;
+    };
+    let db = Db::from_pg_pool(test_db.pool().await)
+        .await
+        .expect("migrations");
+    let a = crate::provision_tenant(&db, "a", &[]).await.expect("a");
+    let b = crate::provision_tenant(&db, "b", &[]).await.expect("b");
+    // A's 5 000 flows, all runnable when the statistics are taken; then all but ten
+    // finish, the oldest first, as an engine finishes them.
+    sql::fetch_optional(
+        &db,
+        "INSERT INTO flows (id, client_account_id, engagement_id, flow_type, status, runnable_at) \
+         SELECT gen_random_uuid(), $1, $2, 'discovery', 'initialized', now() - interval '1 hour' \
+         FROM generate_series(1, 5000)",
+        &[a.client_account_id.into(), a.engagements[0].id.into()],
+    )
+    .await
+    .expect("flows");
+    sql::fetch_optional(&db, "ANALYZE flows", &[])
+        .await
+        .expect("analyze");
+    sql::fetch_optional(
+        &db,
+        "UPDATE flows SET status = 'completed', runnable_at = NULL \
+         WHERE id IN (SELECT id FROM flows ORDER BY ctid LIMIT 4990)",
+        &[],
+    )
+    .await
+    .expect("finish");
+    // The hand-off of B's flow asks whether another account (A) waits.
+    let others = others_waiting(true).replace("$6", &format!("'{}'::uuid", b.client_account_id));
+    for (name, query) in [
+        ("the claim's candidates", candidates_sql(true, "now()")),
+        (
+            "the hand-off's others-waiting",
+            format!("SELECT * FROM ({others}) o"),
+        ),
+    ] {
+        let plan = plan_of(&db, &query).await;
+        assert!(
+            !plan
+                .iter()
+                .any(|(node, rel)| node == "Seq Scan" && rel == "flows"),
+            "{name} scans the flows table: {plan:?}"
+        );
+    }
+}
