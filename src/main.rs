@@ -11,6 +11,9 @@ mod reference_target;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Validation and conformance harness for multi-tenant flow orchestrators, with a
 /// reference server.
 ///

@@ -152,7 +152,7 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
         api::rate::CreateRate::new(config.tenant_create_rate, config.tenant_create_burst)
             .map(Arc::new);
     let new_flows = store::wakeups::NewFlowBell::start(&db, shutdown.clone()).map(Arc::new);
-    let state = AppState {
+    let state = AppState::new(api::StateParts {
         db,
         defects: config.defects.clone(),
         config,
@@ -161,7 +161,7 @@ pub async fn build(config: ServerConfig) -> Result<App, ServerError> {
         directory,
         create_rate,
         new_flows,
-    };
+    });
     Ok(App { state, shutdown })
 }
 

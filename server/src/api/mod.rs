@@ -25,9 +25,26 @@ use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for each request (every extractor and middleware
+/// that takes the state), so it is one reference count.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<StateParts>);
+
+impl AppState {
+    pub(crate) fn new(parts: StateParts) -> Self {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
+}
+
+pub(crate) struct StateParts {
     pub(crate) db: Db,
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) defects: Defects,
@@ -41,7 +58,7 @@ pub(crate) struct AppState {
     pub(crate) new_flows: Option<Arc<crate::store::wakeups::NewFlowBell>>,
 }
 
-impl AppState {
+impl StateParts {
     /// A flow was created and committed: wake this process's workers at once and let the
     /// other processes know.
     pub(crate) fn flow_created(&self) {
