@@ -47,8 +47,12 @@ async fn the_claim_probes_do_not_scan_the_flows_table() {
     let db = Db::from_pg_pool(test_db.pool().await)
         .await
         .expect("migrations");
-    let a = crate::provision_tenant(&db, "a", &[]).await.expect("a");
-    let b = crate::provision_tenant(&db, "b", &[]).await.expect("b");
+    let a = crate::store::tenants::provision_tenant(&db, "a", &[])
+        .await
+        .expect("a");
+    let b = crate::store::tenants::provision_tenant(&db, "b", &[])
+        .await
+        .expect("b");
     // A's 5 000 flows, all runnable when the statistics are taken; then all but ten
     // finish, the oldest first, as an engine finishes them.
     sql::fetch_optional(
