@@ -86,6 +86,16 @@ pub(super) fn claimable_sql(f: &str, clock: &str) -> String {
     )
 }
 
+/// The clock of an engine statement and its parameters: PostgreSQL reads its own
+/// (`now()`); SQLite is given the process's, `now`, as `$1`.
+fn statement_clock(pg: bool, now: DateTime<Utc>) -> (&'static str, Vec<P>) {
+    if pg {
+        ("now()", vec![])
+    } else {
+        ("$1", vec![now.into()])
+    }
+}
+
 /// SQL subquery: one claimable flow of `account` (an SQL expression) at `clock`, as an
 /// index probe. The ORDER BY is what keeps it one: without it PostgreSQL may choose a
 /// sequential scan that stops at the first match (estimated cheap while most flows were
@@ -166,9 +176,7 @@ pub(crate) async fn claim(
     let mut tx = begin(db).await?;
     let now = sql::now();
     let pg = tx.is_postgres();
-    // SQLite: times are bound from the process clock ($1).
-    let clock = if pg { "now()" } else { "$1" };
-    let clock_param: Vec<P> = if pg { vec![] } else { vec![now.into()] };
+    let (clock, clock_param) = statement_clock(pg, now);
     let candidates: Vec<Candidate> = tx
         .fetch_all(&candidates_sql(pg, clock), &clock_param)
         .await?
@@ -878,13 +886,8 @@ pub(crate) struct Gauges {
 pub(crate) async fn gauges(db: &Db) -> Result<Gauges, sqlx::Error> {
     let mut tx = Tx::begin(db, false).await?;
     let now = sql::now();
-    // As in the claim: PostgreSQL reads its own clock, SQLite is given the process's.
     let pg = tx.is_postgres();
-    let (clock, params): (&str, Vec<P>) = if pg {
-        ("now()", vec![])
-    } else {
-        ("$1", vec![now.into()])
-    };
+    let (clock, params) = statement_clock(pg, now);
     if pg {
         tx.execute("SET LOCAL ROLE flowgate_engine", &[]).await?;
     }
