@@ -260,13 +260,16 @@ impl Profile {
             .unwrap_or(Duration::from_secs(30))
     }
 
-    /// Most re-sends of a request answered 429, and most time it may wait in all
-    /// (`throttling`; 20 and 60 s unless the profile says).
-    pub fn throttling(&self) -> (u32, Duration) {
+    /// Most re-sends of a request answered 429, most time one request may wait, and
+    /// most time a whole run may wait (`throttling`; 20, 60 s and 5 min unless the
+    /// profile says).
+    pub fn throttling(&self) -> (u32, Duration, Duration) {
         let t = &self.spec.throttling;
+        let or = |d: Option<crate::spec::model::Dur>, default| d.map_or(default, |d| d.0);
         (
             t.retries.unwrap_or(20),
-            t.max_wait.map(|d| d.0).unwrap_or(Duration::from_secs(60)),
+            or(t.max_wait, Duration::from_secs(60)),
+            or(t.max_total_wait, Duration::from_secs(300)),
         )
     }
 

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::interp::Vars;
 use crate::profile::Profile;
-use crate::run::exec::Exec;
+use crate::run::exec::{Exec, ThrottleBudget};
 use crate::run::history::{History, Observation};
 use crate::run::{cleanup, http::build_client, probe, properties};
 use crate::spec::model::{ExploreSpec, Step};
@@ -164,6 +164,7 @@ impl<'a> Runner<'a> {
                 created: Mutex::new(Vec::new()),
                 answered: Arc::default(),
                 history,
+                throttle_budget: ThrottleBudget::of(self.profile),
                 scenario_id: WALK_ID.to_string(),
             },
             vars: profile_vars(self.profile, &self.run_id),

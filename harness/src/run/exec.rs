@@ -14,6 +14,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) answered: Arc<Mutex<Vec<coverage::Answered>>>,
     /// Every exchange of the run, for the property checks and `--history`.
     pub(crate) history: Arc<history::History>,
+    /// What is left of the run's time for waiting out 429s.
+    pub(crate) throttle_budget: Arc<ThrottleBudget>,
     pub(crate) scenario_id: String,
 }
 
@@ -69,6 +71,32 @@ fn exchange_of(req: &PreparedRequest, resp: &Result<ResponseData, String>) -> Ex
             .unwrap_or(0.0),
         identity: req.identity.clone(),
         redirected_to: resp.as_ref().ok().and_then(|r| r.final_url.clone()),
+    }
+}
+
+/// The time a whole run may still spend waiting out 429s (`throttling.max_total_wait`),
+/// shared by its scenarios.
+#[derive(Debug)]
+pub(crate) struct ThrottleBudget {
+    left_ms: std::sync::atomic::AtomicU64,
+}
+
+impl ThrottleBudget {
+    pub(crate) fn of(profile: &Profile) -> Arc<Self> {
+        let (_, _, total) = profile.throttling();
+        Arc::new(ThrottleBudget {
+            left_ms: u64::try_from(total.as_millis()).unwrap_or(u64::MAX).into(),
+        })
+    }
+
+    /// Takes `wait` from what is left; false (nothing taken) when not enough is left.
+    fn take(&self, wait: Duration) -> bool {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.left_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(ms)
+            })
+            .is_ok()
     }
 }
 
@@ -308,7 +336,7 @@ impl<'a> Exec<'a> {
             !spec.headers.is_empty(),
             &req.headers,
         );
-        let (retries, max_wait) = self.profile.throttling();
+        let (retries, max_wait, _) = self.profile.throttling();
         let mut throttled = Vec::new();
         let mut waited = Duration::ZERO;
         loop {
@@ -322,6 +350,16 @@ impl<'a> Exec<'a> {
                 }
                 _ => None,
             };
+            // Up to a quarter more (at most 1 s), at random: the copies of a parallel
+            // step refused together do not all come back in the same instant.
+            let wait = wait
+                .map(|w| {
+                    let jitter = w
+                        .min(Duration::from_secs(4))
+                        .mul_f64(rand::random_range(0.0..=0.25));
+                    (w + jitter).min(max_wait.saturating_sub(waited))
+                })
+                .filter(|w| self.throttle_budget.take(*w));
             let Some(wait) = wait else {
                 if let Ok(r) = &resp {
                     if let Some(c) = cleanup::created_by(self.profile, &req, r, scopes) {
@@ -337,12 +375,6 @@ impl<'a> Exec<'a> {
                 });
             };
             throttled.push(exchange_of(&req, &resp));
-            // Up to a quarter more (at most 1 s), at random: the copies of a parallel
-            // step refused together do not all come back in the same instant.
-            let jitter = wait
-                .min(Duration::from_secs(4))
-                .mul_f64(rand::random_range(0.0..=0.25));
-            let wait = (wait + jitter).min(max_wait.saturating_sub(waited));
             tokio::time::sleep(wait).await;
             waited += wait;
         }

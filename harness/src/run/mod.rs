@@ -21,7 +21,7 @@ pub use mask::mask_scenario;
 pub use poll::{PollMachine, PollStep, PollTracker};
 pub use probe::probe_target;
 
-use exec::{Exec, Expecting, Turn};
+use exec::{Exec, Expecting, ThrottleBudget, Turn};
 use probe::{probe_with, unprobed_target};
 use result::*;
 
@@ -227,6 +227,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
     let history = Arc::new(history::History::new(
         profile.spec.properties.is_some() || opts.history_file.is_some(),
     ));
+    let throttle_budget = ThrottleBudget::of(profile);
     let jobs = opts.jobs.max(1);
 
     // Load phases run after the functional checks, one at a time: their traffic would
@@ -243,6 +244,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
         let done = &done;
         let answered = &answered;
         let history = &history;
+        let throttle_budget = &throttle_budget;
         async move {
             let mut result = if opts.fail_fast && stop.load(Ordering::SeqCst) {
                 Done::Scenario(skipped_result(
@@ -255,6 +257,7 @@ pub async fn run_suite(suite: &Suite, profile: &Profile, opts: RunOptions) -> Ru
                         let shared = Shared {
                             answered: answered.clone(),
                             history: history.clone(),
+                            throttle_budget: throttle_budget.clone(),
                         };
                         run_one(suite, profile, s, c.clone(), &run_id, opts, shared).await
                     }
@@ -337,6 +340,7 @@ where
 struct Shared {
     answered: Arc<Mutex<Vec<coverage::Answered>>>,
     history: Arc<history::History>,
+    throttle_budget: Arc<ThrottleBudget>,
 }
 
 async fn run_one(
@@ -391,6 +395,7 @@ async fn run_one(
         created: Mutex::new(Vec::new()),
         answered: shared.answered,
         history: shared.history,
+        throttle_budget: shared.throttle_budget,
         scenario_id: s.id.clone(),
     };
     let mut result = exec.run_scenario(s, run_id).await;

@@ -326,11 +326,17 @@ state_machines:
 }
 
 pub fn profile(base_url: &str) -> Profile {
+    profile_with(base_url, "")
+}
+
+/// The test profile with `extra` (top-level YAML) appended.
+pub fn profile_with(base_url: &str, extra: &str) -> Profile {
     let env = EnvMap(HashMap::from([(
         "TEST_KEY_A".to_string(),
         SECRET_A.to_string(),
     )]));
-    Profile::parse(&profile_text(base_url), "test.target.yaml", &env).expect("test profile loads")
+    let text = format!("{}{extra}", profile_text(base_url));
+    Profile::parse(&text, "test.target.yaml", &env).expect("test profile loads")
 }
 
 /// Writes files into a temp dir; returns it (keep it alive while the suite runs).
@@ -346,11 +352,16 @@ pub fn write_suite(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// Runs a suite made of `files` against a fresh app; returns the report.
 pub async fn run_files(files: &[(&str, &str)]) -> RunReport {
+    run_files_with_profile(files, "").await
+}
+
+/// As [`run_files`], with `extra` (top-level YAML) appended to the test profile.
+pub async fn run_files_with_profile(files: &[(&str, &str)], extra: &str) -> RunReport {
     let base = start_app().await;
     let dir = write_suite(files);
     let suite =
         Suite::read(&[dir.path().to_path_buf()]).unwrap_or_else(|e| panic!("suite loads:\n{e}"));
-    let profile = profile(&base);
+    let profile = profile_with(&base, extra);
     suite
         .validate_against(&profile)
         .unwrap_or_else(|e| panic!("suite validates:\n{e}"));
