@@ -723,8 +723,9 @@ async fn a_429_is_waited_out_unless_expected() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
-/// The whole run waits out 429s for at most `throttling.max_total_wait`: past it a 429 is
-/// the answer, so a target that refuses everything fails in minutes, not hours.
+/// The whole run waits out 429s for at most `throttling.max_total_wait` of wall-clock
+/// time (overlapping waits count once): past it a 429 is the answer, so a target that
+/// refuses everything fails in minutes, not hours.
 #[tokio::test]
 async fn a_run_stops_waiting_out_429s_past_its_total_budget() {
     let create = |name: &str, path: &str| {
@@ -732,22 +733,28 @@ async fn a_run_stops_waiting_out_429s_past_its_total_budget() {
             "name: {name}\ncategory: health\nseverity: high\nsteps:\n  - name: create\n    request: {{ method: POST, path: {path}, json: {{}} }}\n    expect: {{ status: 201 }}\n"
         )
     };
+    // Five 429s of `Retry-After: 1` each, then 201: unbounded, both would pass after
+    // five waits of 1 to 1.25 s.
     let (f, g) = (
         create("f", "/throttled/f/5/1"),
         create("g", "/throttled/g/5/1"),
     );
     let started = std::time::Instant::now();
-    // Each wait is 1 to 1.25 s: the budget of 1.5 s holds one of them in the whole run.
     let report = run_files_with_profile(
         &[("f.yaml", &f), ("g.yaml", &g)],
         "throttling: { max_total_wait: 1500ms }\n",
     )
     .await;
-    let mut answers = Vec::new();
     for s in &report.scenarios {
         assert_eq!(s.outcome, Outcome::Failed, "{}: {:#?}", s.name, s.steps);
-        answers.extend(s.steps[0].exchanges.iter().map(|e| e.status));
+        let answers: Vec<_> = s.steps[0].exchanges.iter().map(|e| e.status).collect();
+        // At least one wait: the two scenarios' concurrent waits share the budget's
+        // first second rather than each spending its own.
+        assert!(
+            answers.len() >= 2 && answers.iter().all(|a| *a == Some(429)),
+            "{}: {answers:?}",
+            s.name
+        );
     }
-    assert_eq!(answers, [Some(429); 3], "one wait in the run: {answers:?}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -74,29 +74,68 @@ fn exchange_of(req: &PreparedRequest, resp: &Result<ResponseData, String>) -> Ex
     }
 }
 
-/// The time a whole run may still spend waiting out 429s (`throttling.max_total_wait`),
-/// shared by its scenarios.
+/// The run's time spent waiting out 429s, on the wall clock: waits that overlap count
+/// once (fifty copies of a parallel step waiting the same second cost one second). Once it
+/// reaches `throttling.max_total_wait`, no further wait begins. Shared by the run's
+/// scenarios.
 #[derive(Debug)]
 pub(crate) struct ThrottleBudget {
-    left_ms: std::sync::atomic::AtomicU64,
+    max: Duration,
+    clock: Mutex<WaitClock>,
+}
+
+#[derive(Debug, Default)]
+struct WaitClock {
+    /// Waits in progress.
+    waiting: usize,
+    /// Since when at least one wait has been in progress.
+    busy_since: Option<Instant>,
+    /// Time with a wait in progress before `busy_since`.
+    spent: Duration,
 }
 
 impl ThrottleBudget {
     pub(crate) fn of(profile: &Profile) -> Arc<Self> {
-        let (_, _, total) = profile.throttling();
+        let (_, _, max) = profile.throttling();
         Arc::new(ThrottleBudget {
-            left_ms: u64::try_from(total.as_millis()).unwrap_or(u64::MAX).into(),
+            max,
+            clock: Mutex::default(),
         })
     }
 
-    /// Takes `wait` from what is left; false (nothing taken) when not enough is left.
-    fn take(&self, wait: Duration) -> bool {
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        self.left_ms
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(ms)
-            })
-            .is_ok()
+    fn clock(&self) -> std::sync::MutexGuard<'_, WaitClock> {
+        self.clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sleeps `wait`, unless the run has used up its time for waiting: false then.
+    async fn wait(&self, wait: Duration) -> bool {
+        {
+            let mut c = self.clock();
+            let ongoing = c.busy_since.map_or(Duration::ZERO, |t| t.elapsed());
+            if c.spent + ongoing >= self.max {
+                return false;
+            }
+            c.waiting += 1;
+            c.busy_since.get_or_insert_with(Instant::now);
+        }
+        // Ends the wait in the clock however the sleep ends (also when dropped).
+        struct Waiting<'a>(&'a ThrottleBudget);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                let mut c = self.0.clock();
+                c.waiting = c.waiting.saturating_sub(1);
+                if c.waiting == 0 {
+                    if let Some(t) = c.busy_since.take() {
+                        c.spent += t.elapsed();
+                    }
+                }
+            }
+        }
+        let _waiting = Waiting(self);
+        tokio::time::sleep(wait).await;
+        true
     }
 }
 
@@ -352,15 +391,17 @@ impl<'a> Exec<'a> {
             };
             // Up to a quarter more (at most 1 s), at random: the copies of a parallel
             // step refused together do not all come back in the same instant.
-            let wait = wait
-                .map(|w| {
-                    let jitter = w
-                        .min(Duration::from_secs(4))
-                        .mul_f64(rand::random_range(0.0..=0.25));
-                    (w + jitter).min(max_wait.saturating_sub(waited))
-                })
-                .filter(|w| self.throttle_budget.take(*w));
-            let Some(wait) = wait else {
+            let wait = wait.map(|w| {
+                let jitter = w
+                    .min(Duration::from_secs(4))
+                    .mul_f64(rand::random_range(0.0..=0.25));
+                (w + jitter).min(max_wait.saturating_sub(waited))
+            });
+            let waited_out = match wait {
+                Some(w) => self.throttle_budget.wait(w).await,
+                None => false,
+            };
+            let (true, Some(wait)) = (waited_out, wait) else {
                 if let Ok(r) = &resp {
                     if let Some(c) = cleanup::created_by(self.profile, &req, r, scopes) {
                         if let Ok(mut list) = self.created.lock() {
@@ -375,7 +416,6 @@ impl<'a> Exec<'a> {
                 });
             };
             throttled.push(exchange_of(&req, &resp));
-            tokio::time::sleep(wait).await;
             waited += wait;
         }
     }

@@ -248,8 +248,9 @@ pub struct Throttling {
     /// is left ends the retries, and the 429 is the answer.
     #[serde(default)]
     pub max_wait: Option<Dur>,
-    /// Most time a whole run may spend waiting out 429s (default 5m): past it, a 429 is
-    /// the answer, so a target that refuses everything fails in minutes, not hours.
+    /// Most wall-clock time a whole run may spend with a request waiting out a 429
+    /// (default 5m; overlapping waits count once): past it, a 429 is the answer, so a
+    /// target that refuses everything fails in minutes, not hours.
     #[serde(default)]
     pub max_total_wait: Option<Dur>,
 }

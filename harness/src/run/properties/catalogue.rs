@@ -50,7 +50,7 @@ pub(super) const REJECTED_WRITES: Property = Property {
     severity: Severity::High,
     requirement: "A create answered 4xx or 5xx stores nothing: no later view shows a resource with that request's unique name.",
     remediation: "Validate the whole request before writing anything, and write in one transaction that a refusal rolls back.",
-    fails_when: "A view answered after a refused create shows a resource carrying that request's unique name.",
+    fails_when: "A view answered after a refused create shows a resource carrying that request's unique name; or, where refusals with 429 were retried and accepted, views show more resources with that name than creates of it that were not refused with 429.",
 };
 
 pub(super) const LIVENESS: Property = Property {

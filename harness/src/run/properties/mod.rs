@@ -14,7 +14,8 @@
 //!   created;
 //! - `rejected_writes`: after a create answered 4xx/5xx, no later view shows a resource
 //!   with that request's canary (its unique name), unless a create with that canary was
-//!   accepted;
+//!   accepted; then, if some were refused with 429, no more resources with that canary
+//!   than creates of it answered otherwise;
 //! - `deletes_are_final`: after a delete answered 2xx (not 202), no later view shows the
 //!   resource;
 //! - `liveness`: no resource stays in a state longer than the state machine's `max_dwell`
@@ -31,12 +32,14 @@ use super::history::Observation;
 
 mod catalogue;
 mod liveness;
+mod rejected_writes;
 mod scopes;
 
 use crate::profile::Profile;
 use crate::spec::model::{AggregateSpec, PropertiesSpec, ResourceSpec, StateMachine, ViewSpec};
 use catalogue::*;
 pub use liveness::liveness;
+pub use rejected_writes::rejected_writes;
 pub(crate) use scopes::scopes_of;
 
 /// The category of the property checks in every report.
@@ -200,54 +203,6 @@ pub fn state_history(sightings: &[Sighting], machine: Option<&StateMachine>) -> 
                     });
                 }
             }
-        }
-    }
-    out
-}
-
-/// After a create answered 4xx/5xx, no view answered later shows a resource with that
-/// request's canary, unless a create with the same canary was accepted (a client that
-/// retries after 429 or 503 with the same body, an idempotent replay).
-pub fn rejected_writes(
-    history: &[Observation],
-    profile: &Profile,
-    canary: &str,
-    sightings: &[Sighting],
-) -> Vec<Violation> {
-    // Only a name unique to the run is a canary: one holding a UUID (`{{ uuid }}`), so a
-    // foreign target's own flows named `x` never count.
-    let canary_of = |o: &Observation| {
-        o.request
-            .as_ref()
-            .filter(|_| is_create(o, profile))
-            .and_then(|b| first_text(canary, b))
-            .filter(|n| holds_uuid(n))
-    };
-    let accepted: HashSet<String> = history
-        .iter()
-        .filter(|o| o.is_success())
-        .filter_map(canary_of)
-        .collect();
-    let mut out = Vec::new();
-    for o in history
-        .iter()
-        .filter(|o| o.status.is_some_and(|s| s >= 400))
-    {
-        let Some(name) = canary_of(o).filter(|n| !accepted.contains(n)) else {
-            continue;
-        };
-        if let Some(s) = sightings
-            .iter()
-            .find(|s| s.started_ms >= o.ended_ms && s.name.as_deref() == Some(name.as_str()))
-        {
-            out.push(Violation {
-                resource: Some(s.id.clone()),
-                message: format!(
-                    "a create refused with {} (name `{name}`) was later shown as a stored resource",
-                    o.status.unwrap_or_default()
-                ),
-                exchanges: vec![o.seq, s.seq],
-            });
         }
     }
     out
@@ -847,10 +802,49 @@ mod tests {
             s.name = Some(name.into());
             s
         };
-        assert!(
-            rejected_writes(&[refused, retried], &profile, "$.flow_name", &[shown_later])
-                .is_empty()
+        assert!(rejected_writes(
+            &[refused.clone(), retried.clone()],
+            &profile,
+            "$.flow_name",
+            std::slice::from_ref(&shown_later)
+        )
+        .is_empty());
+        // A 429 then the retry accepted, but two resources carry the name: the refused
+        // request stored one too.
+        let mut throttled = refused.clone();
+        throttled.status = Some(429);
+        let mut second = shown_later.clone();
+        second.id = "f10".into();
+        second.seq = 5;
+        let v = rejected_writes(
+            &[throttled.clone(), retried.clone()],
+            &profile,
+            "$.flow_name",
+            &[shown_later.clone(), second.clone()],
         );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].exchanges, vec![1, 4, 5]);
+        // The same resource seen twice is one resource.
+        let mut again = shown_later.clone();
+        again.id = "F9".into();
+        assert!(rejected_writes(
+            &[throttled.clone(), retried.clone()],
+            &profile,
+            "$.flow_name",
+            &[shown_later.clone(), again]
+        )
+        .is_empty());
+        // A create with that name that got no answer may have stored the second one.
+        let mut unanswered = retried.clone();
+        unanswered.seq = 6;
+        unanswered.status = None;
+        assert!(rejected_writes(
+            &[throttled, retried, unanswered],
+            &profile,
+            "$.flow_name",
+            &[shown_later, second]
+        )
+        .is_empty());
     }
 
     #[test]
