@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Creates one client account may make at once before the rate applies.
     #[arg(long, default_value_t = 200)]
     pub tenant_create_burst: u32,
+    /// Most database connections the API holds at once (the engine's workers have their
+    /// own pool: one connection per worker and two more).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
     /// How long an API key's account and an engagement's owner are remembered without
     /// asking the database (a revoked key works this long; 0: always ask).
     #[arg(long, default_value = "30s", value_parser = crate::duration::parse_duration)]
@@ -102,6 +106,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         tenant_create_rate: args.tenant_create_rate,
         tenant_create_burst: args.tenant_create_burst,
         auth_cache_ttl: args.auth_cache_ttl,
+        max_connections: args.db_max_connections,
         lease_duration: std::time::Duration::from_millis(args.lease_ms),
         header_read_timeout: args.header_read_timeout,
         body_read_timeout: args.body_read_timeout,

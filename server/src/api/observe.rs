@@ -5,7 +5,7 @@ use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::domain::defects::Defect;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ const BUCKETS: [f64; 12] = [
 #[derive(Default)]
 struct RouteStats {
     /// by (method, status)
-    counts: BTreeMap<(String, u16), u64>,
+    counts: BTreeMap<(&'static str, u16), u64>,
     buckets: [u64; BUCKETS.len()],
     sum_seconds: f64,
     count: u64,
@@ -35,15 +35,18 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    fn record(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
         let Ok(mut routes) = self.routes.lock() else {
             return;
         };
-        let stats = routes.entry(route.to_string()).or_default();
-        *stats
-            .counts
-            .entry((method.to_string(), status))
-            .or_default() += 1;
+        // Keys are allocated once per route and (method, status), not per request.
+        if !routes.contains_key(route) {
+            routes.insert(route.to_string(), RouteStats::default());
+        }
+        let Some(stats) = routes.get_mut(route) else {
+            return;
+        };
+        *stats.counts.entry((method, status)).or_default() += 1;
         let secs = elapsed.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
@@ -104,12 +107,11 @@ impl Metrics {
 
 pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = Uuid::new_v4().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().as_str().to_string();
+    let mut id_buf = Uuid::encode_buffer();
+    let request_id: &str = Uuid::new_v4().hyphenated().encode_lower(&mut id_buf);
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = method_name(req.method());
     let is_api = req.uri().path().starts_with("/api/");
 
     let mut res = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
@@ -120,9 +122,9 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
         }
     };
     if let Some(err) = res.extensions_mut().remove::<ApiError>() {
-        res = err.render(&request_id, &state.defects, res);
+        res = err.render(request_id, &state.defects, res);
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         res.headers_mut().insert("x-request-id", v);
     }
     if is_api && state.defects.is_on(Defect::SlowResponses) {
@@ -130,6 +132,21 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
     }
     state
         .metrics
-        .record(&route, &method, res.status().as_u16(), started.elapsed());
+        .record(route, method, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// The method as a label: the standard ones by name, anything else as one label (a client
+/// cannot grow the metrics with invented methods).
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }

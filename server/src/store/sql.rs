@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::types::Json;
-use sqlx::{Postgres, Row as _, Sqlite};
+use sqlx::{Postgres, Row as _, Sqlite, TypeInfo as _, ValueRef as _};
 use uuid::Uuid;
 
 /// One bound parameter.
@@ -270,13 +270,30 @@ pub(crate) async fn fetch_all(db: &Db, sql: &str, params: &[P]) -> Result<Vec<Ro
     })
 }
 
-/// A result row of either backend, read by column name.
+/// Runs one statement outside a transaction; the rows it changed.
+pub(crate) async fn execute(db: &Db, sql: &str, params: &[P]) -> Result<u64, sqlx::Error> {
+    Ok(match db {
+        Db::Postgres(p) => pg_query(sql, params).execute(p).await?.rows_affected(),
+        Db::Sqlite(p) => lite_query(sql, params).execute(p).await?.rows_affected(),
+    })
+}
+
+/// A result row of either backend, read by column name or, where a result has many rows,
+/// by the position [`Row::position`] found once (a name is a hash lookup per value).
 pub(crate) enum Row {
     Pg(PgRow),
     Lite(SqliteRow),
 }
 
-fn bad_uuid(col: &str, e: uuid::Error) -> sqlx::Error {
+/// A column of a result row: its name or its position.
+pub(crate) trait Col:
+    sqlx::ColumnIndex<PgRow> + sqlx::ColumnIndex<SqliteRow> + std::fmt::Display + Copy
+{
+}
+impl Col for &str {}
+impl Col for usize {}
+
+fn bad_uuid(col: impl Col, e: uuid::Error) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: col.to_string(),
         source: Box::new(e),
@@ -284,7 +301,16 @@ fn bad_uuid(col: &str, e: uuid::Error) -> sqlx::Error {
 }
 
 impl Row {
-    pub(crate) fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+    /// The position of the column named `name`, to read many rows by it.
+    pub(crate) fn position(&self, name: &str) -> Result<usize, sqlx::Error> {
+        use sqlx::Column as _;
+        match self {
+            Row::Pg(r) => r.try_column(name).map(|c| c.ordinal()),
+            Row::Lite(r) => r.try_column(name).map(|c| c.ordinal()),
+        }
+    }
+
+    pub(crate) fn uuid(&self, col: impl Col) -> Result<Uuid, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => {
@@ -294,14 +320,14 @@ impl Row {
         }
     }
 
-    pub(crate) fn text(&self, col: &str) -> Result<String, sqlx::Error> {
+    pub(crate) fn text(&self, col: impl Col) -> Result<String, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => r.try_get(col),
         }
     }
 
-    pub(crate) fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+    pub(crate) fn opt_text(&self, col: impl Col) -> Result<Option<String>, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => r.try_get(col),
@@ -309,55 +335,58 @@ impl Row {
     }
 
     /// Any integer column (PostgreSQL int4 or int8, SQLite INTEGER).
-    pub(crate) fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
+    pub(crate) fn int(&self, col: impl Col) -> Result<i64, sqlx::Error> {
         self.opt_int(col)?.ok_or_else(|| sqlx::Error::ColumnDecode {
             index: col.to_string(),
             source: "unexpected NULL".into(),
         })
     }
 
-    pub(crate) fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) fn opt_int(&self, col: impl Col) -> Result<Option<i64>, sqlx::Error> {
         match self {
-            Row::Pg(r) => match r.try_get::<Option<i64>, _>(col) {
-                Ok(v) => Ok(v),
-                Err(sqlx::Error::ColumnDecode { .. }) => {
+            // Decoded as the column's own width: trying int8 first and falling back on
+            // the mismatch built (and formatted) an error for every int4 column read.
+            Row::Pg(r) => {
+                let is_int4 = r.try_get_raw(col)?.type_info().name() == "INT4";
+                if is_int4 {
                     Ok(r.try_get::<Option<i32>, _>(col)?.map(i64::from))
+                } else {
+                    r.try_get(col)
                 }
-                Err(e) => Err(e),
-            },
+            }
             Row::Lite(r) => r.try_get(col),
         }
     }
 
-    pub(crate) fn bool(&self, col: &str) -> Result<bool, sqlx::Error> {
+    pub(crate) fn bool(&self, col: impl Col) -> Result<bool, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => r.try_get(col),
         }
     }
 
-    pub(crate) fn ts(&self, col: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    pub(crate) fn ts(&self, col: impl Col) -> Result<DateTime<Utc>, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => r.try_get(col),
         }
     }
 
-    pub(crate) fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    pub(crate) fn opt_ts(&self, col: impl Col) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
             Row::Lite(r) => r.try_get(col),
         }
     }
 
-    pub(crate) fn opt_json(&self, col: &str) -> Result<Option<Value>, sqlx::Error> {
+    pub(crate) fn opt_json(&self, col: impl Col) -> Result<Option<Value>, sqlx::Error> {
         Ok(match self {
             Row::Pg(r) => r.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0),
             Row::Lite(r) => r.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0),
         })
     }
 
-    pub(crate) fn json(&self, col: &str) -> Result<Value, sqlx::Error> {
+    pub(crate) fn json(&self, col: impl Col) -> Result<Value, sqlx::Error> {
         Ok(self.opt_json(col)?.unwrap_or(Value::Null))
     }
 }
