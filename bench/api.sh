@@ -2,16 +2,18 @@
 # API throughput of the reference server on PostgreSQL beside a bare axum+sqlx baseline,
 # measured in the same run on loopback, printed as req/s and ratios.
 #
-#   bench/api.sh [DURATION_SECONDS] [CONNECTIONS]
+#   bench/api.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
 #
 # Needs: wrk, jq, PostgreSQL (BENCH_PG_URL, default the local one, without database name).
 # Env:   FLOWGATE_BIN, BARE_BIN  prebuilt release binaries (flowgate, examples/bare_baseline);
 #        without both, builds them with cargo. WRK_OUT=FILE keeps the raw wrk outputs.
-# Bounded: each wrk run lasts DURATION seconds (default 10) on 127.0.0.1 only.
+# Bounded: each wrk run lasts DURATION seconds (default 10) on 127.0.0.1 only; five runs a
+# round, ROUNDS rounds (default 3).
 set -euo pipefail
 
 DURATION="${1:-10}"
 CONNS="${2:-32}"
+ROUNDS="${3:-3}"
 THREADS=2
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PG_BASE="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -101,22 +103,37 @@ rate() { # name url [script]: prints "req/s p50 p99" and keeps wrk's output
   printf '%s' "$out" | awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
 }
 
-read -r BARE_GET BARE_GET_P50 BARE_GET_P99 < <(rate "bare GET" "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")
-read -r REF_GET REF_GET_P50 REF_GET_P99 < <(rate "ref GET" "http://127.0.0.1:$PORT_REF/api/v1/flows/$FLOW_ID" "$WORK/get_ref.lua")
-read -r REF_COMPAT REF_COMPAT_P50 REF_COMPAT_P99 < <(rate "ref compat status GET" "http://127.0.0.1:$PORT_REF/api/v1/unified-discovery/flow/$FLOW_ID/status" "$WORK/get_ref.lua")
-read -r BARE_POST BARE_POST_P50 BARE_POST_P99 < <(rate "bare POST" "http://127.0.0.1:$PORT_BARE/rows" "$WORK/post_bare.lua")
-read -r REF_POST REF_POST_P50 REF_POST_P99 < <(rate "ref POST" "http://127.0.0.1:$PORT_REF/api/v1/flows" "$WORK/post_ref.lua")
-for v in "$BARE_GET" "$REF_GET" "$REF_COMPAT" "$BARE_POST" "$REF_POST"; do
-  [ -n "$v" ] || { echo "a wrk run failed:" >&2; cat "$WORK/wrk.txt" >&2; exit 1; }
+# Rounds alternate the two servers (bare GET, ref GET, ref compat, bare POST, ref POST), so
+# that a slow spell of the machine (seen here: the bare GET alone moving 17k-25k req/s
+# between minutes) lands on both sides of a ratio; the table gives each round's ratios and
+# the medians.
+ROUND_ROWS=()
+GET_RATIOS=() COMPAT_RATIOS=() POST_RATIOS=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+for round in $(seq 1 "$ROUNDS"); do
+  read -r BARE_GET BARE_GET_P50 BARE_GET_P99 < <(rate "bare GET" "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")
+  read -r REF_GET REF_GET_P50 REF_GET_P99 < <(rate "ref GET" "http://127.0.0.1:$PORT_REF/api/v1/flows/$FLOW_ID" "$WORK/get_ref.lua")
+  read -r REF_COMPAT REF_COMPAT_P50 REF_COMPAT_P99 < <(rate "ref compat status GET" "http://127.0.0.1:$PORT_REF/api/v1/unified-discovery/flow/$FLOW_ID/status" "$WORK/get_ref.lua")
+  read -r BARE_POST BARE_POST_P50 BARE_POST_P99 < <(rate "bare POST" "http://127.0.0.1:$PORT_BARE/rows" "$WORK/post_bare.lua")
+  read -r REF_POST REF_POST_P50 REF_POST_P99 < <(rate "ref POST" "http://127.0.0.1:$PORT_REF/api/v1/flows" "$WORK/post_ref.lua")
+  for v in "$BARE_GET" "$REF_GET" "$REF_COMPAT" "$BARE_POST" "$REF_POST"; do
+    [ -n "$v" ] || { echo "a wrk run failed:" >&2; cat "$WORK/wrk.txt" >&2; exit 1; }
+  done
+  GET_RATIOS+=("$(ratio "$REF_GET" "$BARE_GET")")
+  COMPAT_RATIOS+=("$(ratio "$REF_COMPAT" "$BARE_GET")")
+  POST_RATIOS+=("$(ratio "$REF_POST" "$BARE_POST")")
+  ROUND_ROWS+=("$(printf '%-26s %10s %9s %9s %10s %9s %9s %7s' "round $round GET" "$REF_GET" "$REF_GET_P50" \
+    "$REF_GET_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "${GET_RATIOS[-1]}")")
+  ROUND_ROWS+=("$(printf '%-26s %10s %9s %9s %10s %9s %9s %7s' "round $round compat" "$REF_COMPAT" \
+    "$REF_COMPAT_P50" "$REF_COMPAT_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "${COMPAT_RATIOS[-1]}")")
+  ROUND_ROWS+=("$(printf '%-26s %10s %9s %9s %10s %9s %9s %7s' "round $round POST" "$REF_POST" "$REF_POST_P50" \
+    "$REF_POST_P99" "$BARE_POST" "$BARE_POST_P50" "$BARE_POST_P99" "${POST_RATIOS[-1]}")")
 done
 if [ -n "${WRK_OUT:-}" ]; then cp "$WORK/wrk.txt" "$WRK_OUT"; fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "wrk ${THREADS}t/${CONNS}c/${DURATION}s" \
   "req/s" "p50" "p99" "base req/s" "base p50" "base p99" "ratio"
-printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "GET /api/v1/flows/{id}" "$REF_GET" "$REF_GET_P50" \
-  "$REF_GET_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "$(ratio "$REF_GET" "$BARE_GET")"
-printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "GET compat .../status" "$REF_COMPAT" "$REF_COMPAT_P50" \
-  "$REF_COMPAT_P99" "$BARE_GET" "$BARE_GET_P50" "$BARE_GET_P99" "$(ratio "$REF_COMPAT" "$BARE_GET")"
-printf '%-26s %10s %9s %9s %10s %9s %9s %7s\n' "POST /api/v1/flows" "$REF_POST" "$REF_POST_P50" \
-  "$REF_POST_P99" "$BARE_POST" "$BARE_POST_P50" "$BARE_POST_P99" "$(ratio "$REF_POST" "$BARE_POST")"
+printf '%s\n' "${ROUND_ROWS[@]}"
+printf 'median of %s round(s): GET /api/v1/flows/{id} %s, GET compat .../status %s, POST /api/v1/flows %s\n' \
+  "$ROUNDS" "$(median "${GET_RATIOS[@]}")" "$(median "${COMPAT_RATIOS[@]}")" "$(median "${POST_RATIOS[@]}")"
