@@ -95,7 +95,10 @@ async fn create_get_and_events(ctx: Ctx) {
         .json(&json!({
             "flow_type": "discovery",
             "flow_name": "wave 1",
-            "configuration": {"k": 1},
+            // Keys out of jsonb's order, nesting, a fraction, a null, non-ASCII text: the
+            // create's answer is built from the request, the read's from the stored rows,
+            // and the two must be the same flow.
+            "configuration": {"zeta": 1, "k": {"b": [1.5, "x", null]}, "ümlaut": "ç"},
             "initial_data": {"raw_data": [{"application_name": "crm"}]}
         }))
         .send()
@@ -113,7 +116,10 @@ async fn create_get_and_events(ctx: Ctx) {
     assert_eq!(f["progress_percentage"], 0.0);
     assert_eq!(f["client_account_id"], ctx.a.client_account_id.to_string());
     assert_eq!(f["engagement_id"], ctx.a.engagements[0].id.to_string());
-    assert_eq!(f["configuration"], json!({"k": 1}));
+    assert_eq!(
+        f["configuration"],
+        json!({"zeta": 1, "k": {"b": [1.5, "x", null]}, "ümlaut": "ç"})
+    );
     assert_eq!(f["error"], Value::Null);
     let phases = f["phases"].as_array().unwrap();
     assert_eq!(phases.len(), 6);

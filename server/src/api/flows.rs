@@ -11,6 +11,7 @@ use crate::store::events;
 use crate::store::flows::{self as store_flows, CreateError, Created, ListQuery, NewFlow};
 use crate::store::transitions;
 use crate::store::Role;
+use crate::store::ONE_FLOW_IN_SCOPE;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -577,8 +578,7 @@ pub(crate) async fn flow_events(
     let (mut tx, scope) = caller.begin(&state, false, Role::App).await?;
     let exists = tx
         .fetch_optional(
-            "SELECT id FROM flows WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 \
-             AND status <> 'deleted'",
+            &format!("SELECT id FROM flows WHERE {ONE_FLOW_IN_SCOPE} AND status <> 'deleted'"),
             &[id.into(), scope.account.into(), scope.engagement.into()],
         )
         .await?;

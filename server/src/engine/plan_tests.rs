@@ -6,38 +6,8 @@
 use super::handoff::others_waiting;
 use super::lease::candidates_sql;
 use crate::store::db::Db;
+use crate::store::plan_tests::plan_of;
 use crate::store::sql;
-use serde_json::Value;
-
-/// Every (node type, relation) of an `EXPLAIN (FORMAT JSON)` plan.
-fn scans(plan: &Value, out: &mut Vec<(String, String)>) {
-    if let Some(node) = plan.get("Node Type").and_then(Value::as_str) {
-        let relation = plan
-            .get("Relation Name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        out.push((node.to_string(), relation.to_string()));
-    }
-    for child in plan
-        .get("Plans")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        scans(child, out);
-    }
-}
-
-async fn plan_of(db: &Db, query: &str) -> Vec<(String, String)> {
-    let row = sql::fetch_optional(db, &format!("EXPLAIN (FORMAT JSON) {query}"), &[])
-        .await
-        .expect("explain")
-        .expect("a plan");
-    let doc = row.json("QUERY PLAN").expect("json plan");
-    let mut out = Vec::new();
-    scans(&doc[0]["Plan"], &mut out);
-    out
-}
 
 #[tokio::test]
 async fn the_claim_probes_do_not_scan_the_flows_table() {

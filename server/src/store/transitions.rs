@@ -7,7 +7,7 @@ use crate::domain::catalogue;
 use crate::domain::{Action, FlowStatus};
 use crate::store::events::{append_event, NewEvent};
 use crate::store::sql::{self, Tx, P};
-use crate::store::{Scope, StoreError};
+use crate::store::{Scope, StoreError, ONE_FLOW_IN_SCOPE};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,8 +31,10 @@ pub(crate) async fn transition(
     for _ in 0..8 {
         let row = tx
             .fetch_optional(
-                "SELECT status, paused_from, current_phase_index, flow_type FROM flows \
-                 WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 AND status <> 'deleted'",
+                &format!(
+                    "SELECT status, paused_from, current_phase_index, flow_type FROM flows \
+                     WHERE {ONE_FLOW_IN_SCOPE} AND status <> 'deleted'"
+                ),
                 &[id.into(), scope.account.into(), scope.engagement.into()],
             )
             .await?;
