@@ -24,17 +24,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK="$(mktemp -d)"
 PIDS=()
 
-cleanup() {
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  for db in "$DB_REF" "$DB_BARE"; do
-    psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'end_run "$DB_REF" "$DB_BARE"' EXIT
 
 for tool in valgrind callgrind_control wrk jq; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 3; }
@@ -45,16 +35,6 @@ if [ -z "${FLOWGATE_BIN:-}" ] || [ -z "${BARE_BIN:-}" ]; then
   echo "building (release)..." >&2
   (cd "$ROOT" && cargo build --release -q -p flowgate --bin flowgate -p flowgate-server --example bare_baseline)
 fi
-
-# Waits (at most 60 s: valgrind starts slowly) until URL answers 2xx.
-wait_slow() {
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "server at $1 did not start" >&2
-  exit 3
-}
 
 BODY='{"flow_type":"discovery","initial_data":{"raw_data":[{"application_name":"crm"}]}}'
 # count NAME PID DUMP_INDEX URL [SCRIPT]: prints the instructions per request
@@ -86,7 +66,7 @@ valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" "$BIN" serve \
   --tenant-create-rate 0 >"$WORK/ref.log" 2>&1 &
 REF_PID=$!
 PIDS+=("$REF_PID")
-wait_slow "http://127.0.0.1:$PORT_REF/health"
+wait_http "http://127.0.0.1:$PORT_REF/health" 60 # valgrind starts slowly
 KEY="$("$BIN" tenant create --name bench --database-url "$PG_BASE/$DB_REF" | jq -r .api_key)"
 FLOW_ID="$(curl -fsS -X POST "http://127.0.0.1:$PORT_REF/api/v1/flows" \
   -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$BODY" | jq -r .flow_id)"
@@ -109,7 +89,7 @@ PIDS+=("$BARE_PID")
 # The baseline prints the seeded row's id once its table exists, then listens.
 for _ in $(seq 1 300); do [ -s "$WORK/bare.out" ] && break; sleep 0.2; done
 ROW_ID="$(head -n1 "$WORK/bare.out")"
-wait_slow "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID"
+wait_http "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID" 60 # valgrind starts slowly
 wrk -t1 -c4 -d3s "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID" >/dev/null
 wrk -t1 -c4 -d3s -s "$WORK/post_bare.lua" "http://127.0.0.1:$PORT_BARE/rows" >/dev/null
 BARE_GET="$(count "bare GET" "$BARE_PID" 1 "http://127.0.0.1:$PORT_BARE/rows/$ROW_ID")"

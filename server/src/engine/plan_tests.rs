@@ -5,24 +5,17 @@
 
 use super::handoff::others_waiting;
 use super::lease::candidates_sql;
-use crate::store::db::Db;
-use crate::store::plan_tests::plan_of;
+use crate::store::plan_tests::{migrated_database, plan_of};
 use crate::store::sql;
+use crate::store::tenants::provision_tenant;
 
 #[tokio::test]
 async fn the_claim_probes_do_not_scan_the_flows_table() {
-    let Some(test_db) = flowgate_testkit::TestDatabase::create("flowgate_unit").await else {
+    let Some((_test_db, db)) = migrated_database().await else {
         return;
     };
-    let db = Db::from_pg_pool(test_db.pool().await)
-        .await
-        .expect("migrations");
-    let a = crate::store::tenants::provision_tenant(&db, "a", &[])
-        .await
-        .expect("a");
-    let b = crate::store::tenants::provision_tenant(&db, "b", &[])
-        .await
-        .expect("b");
+    let a = provision_tenant(&db, "a", &[]).await.expect("a");
+    let b = provision_tenant(&db, "b", &[]).await.expect("b");
     // A's 5 000 flows, all runnable when the statistics are taken; then all but ten
     // finish, the oldest first, as an engine finishes them.
     sql::fetch_optional(

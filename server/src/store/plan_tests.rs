@@ -41,6 +41,16 @@ pub(crate) async fn plan_of(db: &Db, query: &str) -> Vec<(String, String)> {
     out
 }
 
+/// A fresh PostgreSQL database with the migrations run (None where no PostgreSQL is
+/// configured); the database lives as long as the first value.
+pub(crate) async fn migrated_database() -> Option<(flowgate_testkit::TestDatabase, Db)> {
+    let test_db = flowgate_testkit::TestDatabase::create("flowgate_unit").await?;
+    let db = Db::from_pg_pool(test_db.pool().await)
+        .await
+        .expect("migrations");
+    Some((test_db, db))
+}
+
 /// Scans started on each of `flows`' indexes, and sequential scans of `flows`, so far in
 /// the current transaction.
 const SCANS: &str = "SELECT pg_stat_get_xact_numscans('flows_pkey'::regclass) AS pkey, \
@@ -49,12 +59,9 @@ const SCANS: &str = "SELECT pg_stat_get_xact_numscans('flows_pkey'::regclass) AS
 
 #[tokio::test]
 async fn reads_of_one_flow_use_the_primary_key_without_statistics() {
-    let Some(test_db) = flowgate_testkit::TestDatabase::create("flowgate_unit").await else {
+    let Some((_test_db, db)) = migrated_database().await else {
         return;
     };
-    let db = Db::from_pg_pool(test_db.pool().await)
-        .await
-        .expect("migrations");
     let a = crate::store::tenants::provision_tenant(&db, "a", &[])
         .await
         .expect("a");
