@@ -20,16 +20,17 @@ use db::Db;
 use sql::Tx;
 use uuid::Uuid;
 
-/// `WHERE` terms on `flows` for the one flow `$1` of account `$2` and engagement `$3`.
+/// `WHERE` terms on `flows` for the one flow `$1` of account `$2` and engagement `$3`
+/// (`store::flows::load_sql` and `flowgate_api.read_flow` write the same with an alias).
 ///
 /// The engagement is compared with IS NOT DISTINCT FROM, the same as `=` on this NOT NULL
-/// column, because PostgreSQL cannot make it an index condition. With `=`, the tenant
-/// list's index `(client_account_id, engagement_id, created_at, id)` matched all three
-/// terms and, on a table without statistics, cost the same as the primary key; it was
-/// chosen, and each read of one flow walked every flow of its engagement (bench/api.sh:
-/// 8.4k GET/s on a table of one flow, 0.7k once 24k flows had been created). The primary
-/// key is then the only index that matches more than the account.
-/// `store/plan_tests.rs` holds every read of one flow to it.
+/// column, because PostgreSQL cannot make it an index condition, and the list's index
+/// leads with the engagement (migration 0010): the primary key is the only index that
+/// can serve these terms. Before, the list index `(client_account_id, engagement_id,
+/// created_at, id)` matched them all and, on a table without statistics, cost the same as
+/// the primary key; it was chosen and the plan kept per connection, so each read of one
+/// flow walked every flow of its account (bench/api.sh: 8.4k GET/s on a table of one
+/// flow, 0.7k once 24k flows had been created). `store/plan_tests.rs` holds reads to it.
 pub(crate) const ONE_FLOW_IN_SCOPE: &str =
     "id = $1 AND client_account_id = $2 AND engagement_id IS NOT DISTINCT FROM $3";
 
