@@ -270,8 +270,8 @@ async fn the_api_functions_run_under_row_level_security() {
     };
     assert_eq!(
         read(ctx.b.client_account_id.to_string()).await,
-        6,
-        "b's flow, 6 phases"
+        7,
+        "b's flow's row, then its 6 phases"
     );
     assert_eq!(
         read(ctx.a.client_account_id.to_string()).await,

@@ -39,9 +39,9 @@ fn flow_from_row(r: &Row, phases: Vec<PhaseView>) -> Result<FlowView, sqlx::Erro
     })
 }
 
-/// The one query that reads a flow with its phases: one row per phase, the flow's columns
-/// repeated; `$1` the flow, `$2` the account, `$3` the engagement (compared as in
-/// [`crate::store::ONE_FLOW_IN_SCOPE`], which says why).
+/// The query that reads a flow with its phases inside a transaction (and on SQLite): one
+/// row per phase, the flow's columns repeated; `$1` the flow, `$2` the account, `$3` the
+/// engagement (compared as in [`crate::store::ONE_FLOW_IN_SCOPE`], which says why).
 fn load_sql(include_deleted: bool) -> String {
     let flow_columns = FLOW_COLUMNS
         .split(", ")
@@ -65,12 +65,17 @@ fn load_sql(include_deleted: bool) -> String {
     )
 }
 
+/// A flow from the rows of a read: the flow's columns from the first row that has them,
+/// its phases, in order, from the rows that have a phase. Both shapes in use read here:
+/// the join of [`load_sql`] (every row both, or one row without a phase) and
+/// `flowgate_api.read_flow` (the flow's row, then one row per phase).
 fn flow_from_rows(rows: &[Row]) -> Result<Option<FlowView>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
     let at = |name| first.position(name);
-    let (idx, name, status, needs_input, attempts) = (
+    let (flow_id, idx, name, status, needs_input, attempts) = (
+        at("id")?,
         at("p_idx")?,
         at("p_name")?,
         at("p_status")?,
@@ -84,10 +89,14 @@ fn flow_from_rows(rows: &[Row]) -> Result<Option<FlowView>, sqlx::Error> {
         at("p_output")?,
         at("p_error")?,
     );
+    let mut flow_row = None;
     let mut phases = Vec::with_capacity(rows.len());
     for p in rows {
-        if p.opt_int(idx)?.is_none() {
-            continue; // a flow without phase rows: the LEFT JOIN's one empty match
+        if flow_row.is_none() && !p.is_null(flow_id)? {
+            flow_row = Some(p);
+        }
+        if p.is_null(idx)? {
+            continue; // the flow's own row, or the LEFT JOIN's empty match
         }
         phases.push(PhaseView {
             name: p.text(name)?,
@@ -101,7 +110,10 @@ fn flow_from_rows(rows: &[Row]) -> Result<Option<FlowView>, sqlx::Error> {
             error: p.opt_text(error)?,
         });
     }
-    flow_from_row(first, phases).map(Some)
+    match flow_row {
+        Some(r) => flow_from_row(r, phases).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Reads one flow of the scope (deleted flows only when `include_deleted`) with its
@@ -123,9 +135,9 @@ pub(crate) async fn load_flow(
 
 /// Reads one live (not deleted) flow of the scope with its phases, on its own.
 /// PostgreSQL: one statement and no transaction — the function `flowgate_api.read_flow`
-/// runs as `flowgate_app` (row-level security applies), sets the tenant, then reads
-/// (`migrations/postgres/0005_read_flow_function.sql`). SQLite: the same query in a read
-/// transaction.
+/// runs as `flowgate_app` (row-level security applies), sets the tenant, then reads the
+/// flow's row and, if there is one, its phases (migrations 0005, 0009, 0012). SQLite:
+/// [`load_sql`] in a read transaction.
 pub(crate) async fn read_flow(
     db: &Db,
     scope: &Scope,

@@ -10,6 +10,8 @@ pub(crate) mod events;
 pub(crate) mod flows;
 #[cfg(test)]
 pub(crate) mod plan_tests;
+#[cfg(test)]
+mod read_tests;
 pub(crate) mod sql;
 pub mod tenants;
 pub(crate) mod transitions;

@@ -310,6 +310,15 @@ impl Row {
         }
     }
 
+    /// Whether the value at `col` is SQL NULL, without decoding it.
+    pub(crate) fn is_null(&self, col: impl Col) -> Result<bool, sqlx::Error> {
+        use sqlx::ValueRef as _;
+        match self {
+            Row::Pg(r) => Ok(r.try_get_raw(col)?.is_null()),
+            Row::Lite(r) => Ok(r.try_get_raw(col)?.is_null()),
+        }
+    }
+
     pub(crate) fn uuid(&self, col: impl Col) -> Result<Uuid, sqlx::Error> {
         match self {
             Row::Pg(r) => r.try_get(col),
