@@ -45,7 +45,10 @@ pub(crate) fn json_object(
     }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
-    if let Some(at) = find_nul(&value, String::new()) {
+    if let Some(at) = contains_nul(&value)
+        .then(|| find_nul(&value, String::new()))
+        .flatten()
+    {
         return Err(ApiError::validation(vec![FieldError::new(
             at,
             "must not contain the NUL character (U+0000)",
@@ -73,6 +76,17 @@ fn stalled(rejection: &BytesRejection) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// Whether any member name or string holds U+0000: the walk without building paths, so
+/// that a body without one (nearly all) costs no allocation.
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, x)| k.contains('\0') || contains_nul(x)),
+        _ => false,
+    }
 }
 
 /// The path (`configuration.a[2]`, or `(body)`) of the first member name or string that
@@ -231,22 +245,75 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A canonical text of a JSON value (object keys sorted), for request hashes.
+/// A canonical text of a JSON value (object keys sorted, no spaces), for request hashes.
+/// Computed only for creates that carry an `Idempotency-Key`.
 pub(crate) fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&m[k])))
-                .collect();
-            format!("{{{}}}", parts.join(","))
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                // A JSON string's text, as `Value`'s Display writes it.
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(x, out);
+            }
+            out.push('}');
         }
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The canonical text is what stored request hashes were made from: it must not change
+    /// between releases, or a retried create would be refused as a different request.
+    #[test]
+    fn canonical_text_is_stable() {
+        let body = json!({
+            "z": [3, {"b": null, "a": "x\"y\\\u{1}é"}],
+            "a": {"k2": 1.5, "k10": true, "": []},
+            "m": "",
+        });
+        assert_eq!(
+            canonical(&body),
+            r#"{"a":{"":[],"k10":true,"k2":1.5},"m":"","z":[3,{"a":"x\"y\\\u0001é","b":null}]}"#
+        );
+    }
+
+    #[test]
+    fn key_order_does_not_change_the_canonical_text() {
+        let one: Value =
+            serde_json::from_str(r#"{"b": {"y": 1, "x": [2]}, "a": 0}"#).expect("json");
+        let two: Value =
+            serde_json::from_str(r#"{"a": 0, "b": {"x": [2], "y": 1}}"#).expect("json");
+        assert_eq!(canonical(&one), canonical(&two));
+        assert_ne!(
+            canonical(&one),
+            canonical(&json!({"a": 0, "b": {"x": [2], "y": 2}}))
+        );
     }
 }

@@ -4,7 +4,7 @@
 use crate::api::auth::Caller;
 use crate::api::body::{self, Fields};
 use crate::api::error::ApiError;
-use crate::api::flows::{apply, check_faults, create, read_flow, CreateInput};
+use crate::api::flows::{apply, check_faults, create, read_flow, CreateInput, Idempotency};
 use crate::api::{AppState, FlowId};
 use crate::domain::catalogue;
 use crate::domain::defects::Defect;
@@ -116,9 +116,12 @@ pub(crate) async fn initialize(
         configuration,
         initial_data: json!({ "raw_data": raw_data.unwrap_or_default() }),
         metadata,
-        canonical_body: format!("compat:{}", body::canonical(&Value::Object(map))),
     };
-    let (flow, _replayed) = create(&state, &caller, input, key).await?;
+    let idempotency = key.map(|key| Idempotency {
+        key,
+        canonical_body: format!("compat:{}", body::canonical(&Value::Object(map))),
+    });
+    let (flow, _replayed) = create(&state, &caller, input, idempotency).await?;
     Ok(Json(CompatInitialized {
         success: true,
         flow_id: flow.flow_id,

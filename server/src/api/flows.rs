@@ -133,7 +133,12 @@ pub(crate) struct CreateInput {
     pub(crate) configuration: Value,
     pub(crate) initial_data: Value,
     pub(crate) metadata: Value,
-    /// The request as sent, for the idempotency hash.
+}
+
+/// An `Idempotency-Key` and the request it came with, as [`body::canonical`] text: a
+/// repeat with the same key replays the flow only for the same request.
+pub(crate) struct Idempotency {
+    pub(crate) key: String,
     pub(crate) canonical_body: String,
 }
 
@@ -173,15 +178,15 @@ pub(crate) async fn create(
     state: &AppState,
     caller: &Caller,
     input: CreateInput,
-    key: Option<String>,
+    idempotency: Option<Idempotency>,
 ) -> Result<(FlowView, bool), ApiError> {
     if let Some(rate) = &state.create_rate {
         rate.check(caller.account)?;
     }
     let scope = caller.scope(state).await?;
-    let idempotency = key.map(|k| {
-        let hash = Sha256::digest(format!("{}\n{}", scope.engagement, input.canonical_body));
-        (k, hex::encode(hash))
+    let idempotency = idempotency.map(|i| {
+        let hash = Sha256::digest(format!("{}\n{}", scope.engagement, i.canonical_body));
+        (i.key, hex::encode(hash))
     });
     let new = NewFlow {
         spec: input.spec,
@@ -262,7 +267,6 @@ pub(crate) async fn create_flow(
             configuration: configuration.clone(),
             initial_data: initial_data.clone(),
             metadata: json!({}),
-            canonical_body: body::canonical(&Value::Object(map.clone())),
         };
         create(&state, &caller, input, None).await?;
     }
@@ -275,9 +279,12 @@ pub(crate) async fn create_flow(
         configuration,
         initial_data,
         metadata: json!({}),
-        canonical_body: body::canonical(&Value::Object(map)),
     };
-    let (flow, replayed) = create(&state, &caller, input, key).await?;
+    let idempotency = key.map(|key| Idempotency {
+        key,
+        canonical_body: body::canonical(&Value::Object(map)),
+    });
+    let (flow, replayed) = create(&state, &caller, input, idempotency).await?;
     let mut res = (StatusCode::CREATED, Json(&flow)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/flows/{}", flow.flow_id)) {
         res.headers_mut().insert(header::LOCATION, v);

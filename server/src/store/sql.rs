@@ -82,31 +82,33 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(t)
 }
 
-fn pg_query<'q>(sql: &'q str, params: &[P]) -> Query<'q, Postgres, PgArguments> {
+/// The statement with its parameters bound by reference: a create's JSON documents are
+/// encoded straight from the request's values, not cloned first.
+fn pg_query<'q>(sql: &'q str, params: &'q [P]) -> Query<'q, Postgres, PgArguments> {
     let mut q = sqlx::query(sql);
     for p in params {
-        q = match p.clone() {
-            P::Uuid(v) => q.bind(v),
-            P::Text(v) => q.bind(v),
-            P::Int(v) => q.bind(v),
-            P::Bool(v) => q.bind(v),
-            P::Ts(v) => q.bind(v),
-            P::Json(v) => q.bind(v.map(Json)),
+        q = match p {
+            P::Uuid(v) => q.bind(*v),
+            P::Text(v) => q.bind(v.as_deref()),
+            P::Int(v) => q.bind(*v),
+            P::Bool(v) => q.bind(*v),
+            P::Ts(v) => q.bind(*v),
+            P::Json(v) => q.bind(v.as_ref().map(Json)),
         };
     }
     q
 }
 
-fn lite_query<'q>(sql: &'q str, params: &[P]) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+fn lite_query<'q>(sql: &'q str, params: &'q [P]) -> Query<'q, Sqlite, SqliteArguments<'q>> {
     let mut q = sqlx::query(sql);
     for p in params {
-        q = match p.clone() {
+        q = match p {
             P::Uuid(v) => q.bind(v.hyphenated().to_string()),
-            P::Text(v) => q.bind(v),
-            P::Int(v) => q.bind(v),
-            P::Bool(v) => q.bind(v),
-            P::Ts(v) => q.bind(v),
-            P::Json(v) => q.bind(v.map(Json)),
+            P::Text(v) => q.bind(v.as_deref()),
+            P::Int(v) => q.bind(*v),
+            P::Bool(v) => q.bind(*v),
+            P::Ts(v) => q.bind(*v),
+            P::Json(v) => q.bind(v.as_ref().map(Json)),
         };
     }
     q
