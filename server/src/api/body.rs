@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(ct) = headers
@@ -45,10 +46,7 @@ pub(crate) fn json_object(
     }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
-    if let Some(at) = contains_nul(&value)
-        .then(|| find_nul(&value, String::new()))
-        .flatten()
-    {
+    if let Some(at) = find_nul(&value) {
         return Err(ApiError::validation(vec![FieldError::new(
             at,
             "must not contain the NUL character (U+0000)",
@@ -78,47 +76,72 @@ fn stalled(rejection: &BytesRejection) -> bool {
     false
 }
 
-/// Whether any member name or string holds U+0000: the walk without building paths, so
-/// that a body without one (nearly all) costs no allocation.
-fn contains_nul(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, x)| k.contains('\0') || contains_nul(x)),
-        _ => false,
-    }
+/// One step of a path into a body: a member's name or an array index.
+enum Step<'a> {
+    Member(&'a str),
+    Index(usize),
 }
 
 /// The path (`configuration.a[2]`, or `(body)`) of the first member name or string that
 /// contains U+0000. Valid JSON, but no database text type stores it (PostgreSQL refuses
 /// it in `text` and `jsonb`), so it is refused as input rather than failing as a 500.
-fn find_nul(v: &Value, at: String) -> Option<String> {
-    let here = || {
-        if at.is_empty() {
-            "(body)".to_string()
-        } else {
-            at.clone()
-        }
-    };
+/// The path is written out only when there is one: a body without a NUL (nearly all)
+/// costs a walk and no text.
+fn find_nul(v: &Value) -> Option<String> {
+    let mut path = Vec::new();
+    nul_in(v, &mut path).then(|| path_text(&path))
+}
+
+/// Whether `v` holds U+0000; if so, `path` ends with the steps to it.
+fn nul_in<'a>(v: &'a Value, path: &mut Vec<Step<'a>>) -> bool {
     match v {
-        Value::String(s) if s.contains('\0') => Some(here()),
+        Value::String(s) => s.contains('\0'),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, x)| find_nul(x, format!("{at}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, x)| {
-            let path = if at.is_empty() {
-                k.clone()
-            } else {
-                format!("{at}.{k}")
-            };
-            if k.contains('\0') {
-                Some(path)
-            } else {
-                find_nul(x, path)
-            }
+            .any(|(i, x)| within(path, Step::Index(i), |path| nul_in(x, path))),
+        Value::Object(map) => map.iter().any(|(k, x)| {
+            within(path, Step::Member(k), |path| {
+                k.contains('\0') || nul_in(x, path)
+            })
         }),
-        _ => None,
+        _ => false,
+    }
+}
+
+/// `found` asked one step further down `path`; the step stays only if it found.
+fn within<'a>(
+    path: &mut Vec<Step<'a>>,
+    step: Step<'a>,
+    found: impl FnOnce(&mut Vec<Step<'a>>) -> bool,
+) -> bool {
+    path.push(step);
+    let hit = found(path);
+    if !hit {
+        path.pop();
+    }
+    hit
+}
+
+fn path_text(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Member(name) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
+            }
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+        }
+    }
+    if out.is_empty() {
+        "(body)".to_string()
+    } else {
+        out
     }
 }
 
@@ -350,6 +373,19 @@ mod tests {
             prop_assert_eq!(&back, &v);
             prop_assert_eq!(canonical(&reversed(&v)), text);
         }
+    }
+
+    #[test]
+    fn a_nul_is_named_by_its_path() {
+        let at = |v: Value| find_nul(&v);
+        assert_eq!(at(json!({"ok": [1, "two"], "k": {"x": null}})), None);
+        assert_eq!(at(json!("a\u{0}")), Some("(body)".into()));
+        assert_eq!(
+            at(json!({"a": [1, {"b": "x\u{0}"}]})),
+            Some("a[1].b".into())
+        );
+        assert_eq!(at(json!({"ok": 1, "k\u{0}": 1})), Some("k\u{0}".into()));
+        assert_eq!(at(json!({"": "\u{0}"})), Some("(body)".into()));
     }
 
     #[test]

@@ -102,7 +102,7 @@ async fn reads_of_one_flow_use_the_primary_key_without_statistics() {
         .expect("row");
     for _ in 0..7 {
         let rows = tx.fetch_all(read, &params).await.expect("read_flow");
-        assert_eq!(rows.len(), 7, "the flow's row and its six phases'");
+        assert_eq!(rows.len(), 7, "the flow's row and its six phases");
     }
     let after = tx
         .fetch_optional(SCANS, &[])
